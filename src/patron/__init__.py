@@ -1,0 +1,1 @@
+"""Patron: self-hosted customer relationship platform for online shops."""

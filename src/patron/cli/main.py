@@ -1,0 +1,100 @@
+"""The ``patron`` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from patron.cli import admin, customers, imports
+from patron.cli._common import console, handle_errors, print_json
+
+app = typer.Typer(
+    name="patron",
+    help="Patron: the customer relationship platform for online shops.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("import")(imports.import_command)
+app.add_typer(imports.app, name="imports")
+app.add_typer(customers.app, name="customers")
+app.add_typer(admin.db, name="db")
+app.add_typer(admin.shops, name="shops")
+app.add_typer(admin.users, name="users")
+app.add_typer(admin.fx, name="fx")
+
+
+@app.command("generate")
+@handle_errors
+def generate(
+    out: Annotated[Path, typer.Option(help="output folder")] = Path("var/demo"),
+    customers_n: Annotated[int, typer.Option("--customers", min=100, max=10_000_000)] = 20_000,
+    seed: int = 7,
+) -> None:
+    """Generate a realistic demo shop as platform export files (deterministic for a seed)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from patron.demo.generator import generate as run
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console,
+                  transient=True) as bar:
+        task = bar.add_task("generating", total=1.0)
+        manifest = run(out, customers=customers_n, seed=seed,
+                       progress=lambda stage, frac: bar.update(task, description=stage, completed=frac))
+    console.print(f"demo shop with {customers_n:,} customers written to {out} ({len(manifest.files)} files)")
+
+
+@app.command("demo")
+@handle_errors
+def demo(
+    customers_n: Annotated[int, typer.Option("--customers")] = 20_000,
+    seed: int = 7,
+    directory: Path = Path("var/demo"),
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Migrate, generate the demo shop, import it through the real importers, then serve the UI."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from patron.core.db import get_engine
+    from patron.core.migrate import upgrade
+    from patron.demo.load import DEMO_ADMIN, load
+
+    engine = get_engine()
+    upgrade(engine)
+    if not (directory / "manifest.json").exists():
+        generate(out=directory, customers_n=customers_n, seed=seed)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[rows]:,} rows"),
+                  TimeElapsedColumn(), console=console) as bar:
+
+        def progress_for(name: str):  # type: ignore[no-untyped-def]
+            task = bar.add_task(f"import {name}", total=1.0, rows=0)
+            return lambda rows, frac: bar.update(task, completed=frac or 0, rows=rows)
+
+        summaries = load(directory, engine, progress=progress_for)
+    if as_json:
+        print_json([s.to_dict() for s in summaries])
+    for s in summaries:
+        codes = ", ".join(f"{k} {v}" for k, v in s.quarantined_by_code.items())
+        console.print(f"{s.file:28} {s.status:9} {s.rows_read:>9,} rows  +{s.inserted:,} ~{s.updated:,} "
+                      f"={s.unchanged:,}  quarantined {s.quarantined:,} {('(' + codes + ')') if codes else ''}")
+    console.print(f"\n[bold]Log in at http://127.0.0.1:8000 as {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}[/]")
+    if serve_after:
+        serve()
+
+
+@app.command("serve")
+def serve(host: str | None = None, port: int | None = None) -> None:
+    """Serve the web UI and the REST API."""
+    import uvicorn
+
+    from patron.core.settings import get_settings
+
+    settings = get_settings()
+    uvicorn.run("patron.api.app:create_app", factory=True, host=host or settings.host, port=port or settings.port,
+                log_level="info")
+
+
+if __name__ == "__main__":
+    app()

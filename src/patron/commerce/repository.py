@@ -1,0 +1,269 @@
+"""All SQL of the commerce domain: products, categories, orders, lines, refunds, FX rates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from patron.core.repository import chunked
+from patron.models import Category, FxRate, Order, OrderLine, Product, Refund, Shop
+
+CANCELLED = ("cancelled", "closed", "pending")
+
+
+def shops(session: Session) -> list[Shop]:
+    return list(session.scalars(select(Shop).order_by(Shop.id)))
+
+
+def shop_by_code(session: Session, code: str) -> Shop | None:
+    return session.scalar(select(Shop).where(Shop.code == code))
+
+
+def add_shop(session: Session, shop: Shop) -> Shop:
+    session.add(shop)
+    session.flush()
+    return shop
+
+
+# -- products ---------------------------------------------------------------------------------
+
+
+def category_ids(session: Session) -> dict[str, int]:
+    return {p: i for p, i in session.execute(select(Category.path, Category.id))}
+
+
+def insert_category(session: Session, path: str, name: str, parent_id: int | None) -> int:
+    result = session.execute(
+        insert(Category).returning(Category.id), [{"path": path, "name": name, "parent_id": parent_id}]
+    )
+    return int(result.scalar_one())
+
+
+def product_index(session: Session) -> dict[tuple[str, str], tuple[int, str | None]]:
+    """(shop_code, sku) -> (product id, content signature) for every product."""
+    rows = session.execute(
+        select(Product.shop_code, Product.sku, Product.id, Product.title, Product.title_en,
+               Product.category_id, Product.brand, Product.price_minor, Product.currency)
+    )
+    return {
+        (r[0], r[1]): (r[2], repr((r[3], r[4], r[5], r[6], r[7], r[8]))) for r in rows
+    }
+
+
+def insert_products(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    if not rows:
+        return []
+    result = session.execute(insert(Product).returning(Product.id, sort_by_parameter_order=True), rows)
+    return [r[0] for r in result]
+
+
+def update_products(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(update(Product), rows)
+
+
+# -- orders -----------------------------------------------------------------------------------
+
+
+def existing_orders(
+    session: Session, shop_id: int, external_ids: Sequence[str]
+) -> dict[str, tuple[int, datetime, str]]:
+    """external id -> (id, source_updated_at, content_hash) for the orders already stored."""
+    out: dict[str, tuple[int, datetime, str]] = {}
+    for part in chunked(list(external_ids)):
+        rows = session.execute(
+            select(Order.external_id, Order.id, Order.source_updated_at, Order.content_hash).where(
+                Order.shop_id == shop_id, Order.external_id.in_(part)
+            )
+        )
+        for ext, oid, updated, digest in rows:
+            out[ext] = (oid, updated, digest)
+    return out
+
+
+def insert_orders(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    if not rows:
+        return []
+    result = session.execute(insert(Order).returning(Order.id, sort_by_parameter_order=True), rows)
+    return [r[0] for r in result]
+
+
+def update_orders(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(update(Order), rows)
+
+
+def existing_lines(session: Session, order_ids: Sequence[int]) -> dict[tuple[int, str], tuple[int, str]]:
+    """(order id, line key) -> (line id, signature)."""
+    out: dict[tuple[int, str], tuple[int, str]] = {}
+    for part in chunked(list(order_ids)):
+        rows = session.execute(
+            select(
+                OrderLine.order_id, OrderLine.line_key, OrderLine.id, OrderLine.product_id,
+                OrderLine.sku, OrderLine.title, OrderLine.quantity, OrderLine.unit_price_minor,
+                OrderLine.discount_minor, OrderLine.total_minor,
+            ).where(OrderLine.order_id.in_(part))
+        )
+        for r in rows:
+            out[(r[0], r[1])] = (r[2], repr(tuple(r[3:])))
+    return out
+
+
+def insert_lines(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(OrderLine), rows)
+
+
+def update_lines(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(update(OrderLine), rows)
+
+
+def delete_lines(session: Session, line_ids: Sequence[int]) -> None:
+    for part in chunked(list(line_ids)):
+        session.execute(delete(OrderLine).where(OrderLine.id.in_(part)))
+
+
+def set_line_subtotals(session: Session, order_ids: Sequence[int]) -> None:
+    """Recompute orders.subtotal from their lines (used by line-only exports such as 宝贝报表)."""
+    for part in chunked(list(order_ids)):
+        sums = session.execute(
+            select(OrderLine.order_id, func.coalesce(func.sum(OrderLine.total_minor), 0))
+            .where(OrderLine.order_id.in_(part))
+            .group_by(OrderLine.order_id)
+        ).all()
+        if sums:
+            session.execute(update(Order), [{"id": oid, "subtotal_minor": int(total)} for oid, total in sums])
+
+
+def order_keys(session: Session, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], tuple[int, int | None, str]]:
+    """(shop id, external id) -> (order id, customer id, currency)."""
+    out: dict[tuple[int, str], tuple[int, int | None, str]] = {}
+    for part in chunked(list(keys), 400):
+        rows = session.execute(
+            select(Order.shop_id, Order.external_id, Order.id, Order.customer_id, Order.currency).where(
+                tuple_(Order.shop_id, Order.external_id).in_(part)
+            )
+        )
+        for shop_id, ext, oid, cid, cur in rows:
+            out[(shop_id, ext)] = (oid, cid, cur)
+    return out
+
+
+def totals_by_customer(session: Session, customer_ids: Sequence[int]) -> list[tuple[int, str, int, int, datetime | None]]:
+    """(customer id, currency, orders, net paid minor, last order) for valid orders."""
+    out: list[tuple[int, str, int, int, datetime | None]] = []
+    for part in chunked(list(customer_ids)):
+        rows = session.execute(
+            select(
+                Order.customer_id,
+                Order.currency,
+                func.count(),
+                func.coalesce(func.sum(Order.total_minor), 0),
+                func.max(Order.placed_at),
+            )
+            .where(Order.customer_id.in_(part), Order.status.not_in(CANCELLED))
+            .group_by(Order.customer_id, Order.currency)
+        )
+        out.extend((r[0], r[1], int(r[2]), int(r[3]), r[4]) for r in rows)
+    return out
+
+
+def customer_ids_without_orders(session: Session, customer_ids: Sequence[int]) -> set[int]:
+    have: set[int] = set()
+    for part in chunked(list(customer_ids)):
+        have.update(
+            session.scalars(
+                select(Order.customer_id).where(
+                    Order.customer_id.in_(part), Order.status.not_in(CANCELLED)
+                ).distinct()
+            )
+        )
+    return set(customer_ids) - have
+
+
+def orders_of(session: Session, customer_id: int, limit: int) -> list[Order]:
+    return list(
+        session.scalars(
+            select(Order).where(Order.customer_id == customer_id).order_by(Order.placed_at.desc()).limit(limit)
+        )
+    )
+
+
+def count_orders_of(session: Session, customer_id: int) -> int:
+    return int(session.scalar(select(func.count()).where(Order.customer_id == customer_id)) or 0)
+
+
+def lines_of(session: Session, order_ids: Sequence[int]) -> list[OrderLine]:
+    if not order_ids:
+        return []
+    return list(
+        session.scalars(select(OrderLine).where(OrderLine.order_id.in_(order_ids)).order_by(OrderLine.id))
+    )
+
+
+def refunds_of(session: Session, customer_id: int, limit: int) -> list[Refund]:
+    return list(
+        session.scalars(
+            select(Refund).where(Refund.customer_id == customer_id).order_by(Refund.id.desc()).limit(limit)
+        )
+    )
+
+
+# -- refunds ----------------------------------------------------------------------------------
+
+
+def existing_refunds(session: Session, shop_id: int, external_ids: Sequence[str]) -> dict[str, tuple[int, datetime, str]]:
+    out: dict[str, tuple[int, datetime, str]] = {}
+    for part in chunked(list(external_ids)):
+        rows = session.execute(
+            select(Refund.external_id, Refund.id, Refund.source_updated_at, Refund.content_hash).where(
+                Refund.shop_id == shop_id, Refund.external_id.in_(part)
+            )
+        )
+        for ext, rid, updated, digest in rows:
+            out[ext] = (rid, updated, digest)
+    return out
+
+
+def insert_refunds(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(Refund), rows)
+
+
+def update_refunds(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(update(Refund), rows)
+
+
+# -- fx ---------------------------------------------------------------------------------------
+
+
+def latest_rates(session: Session, quote: str) -> dict[str, str]:
+    latest = (
+        select(FxRate.currency, func.max(FxRate.valid_on).label("d"))
+        .where(FxRate.quote == quote)
+        .group_by(FxRate.currency)
+        .subquery()
+    )
+    rows = session.execute(
+        select(FxRate.currency, FxRate.rate).join(
+            latest, (FxRate.currency == latest.c.currency) & (FxRate.valid_on == latest.c.d)
+        ).where(FxRate.quote == quote)
+    )
+    return {c: r for c, r in rows}
+
+
+def upsert_rate(session: Session, currency: str, quote: str, valid_on: date, rate: str) -> None:
+    row = session.scalar(
+        select(FxRate).where(FxRate.currency == currency, FxRate.quote == quote, FxRate.valid_on == valid_on)
+    )
+    if row is None:
+        session.add(FxRate(currency=currency, quote=quote, valid_on=valid_on, rate=rate))
+    else:
+        row.rate = rate
+    session.flush()

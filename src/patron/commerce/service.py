@@ -1,0 +1,440 @@
+"""Shops, products, orders, refunds and FX: bulk upserts that make imports idempotent.
+
+Every record carries the source's own modification time and a digest of its content. A re-sent
+record with the same digest is *unchanged*; one with a newer source time is *updated*; an older
+one never overwrites what is stored (*stale*, counted as unchanged).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from patron.commerce import repository as repo
+from patron.core.errors import Conflict, InvalidInput, NotFound
+from patron.core.money import convert_minor
+from patron.core.time import utcnow, zone
+from patron.models import Order, OrderLine, Platform, Refund, Shop
+
+INSERTED, UPDATED, UNCHANGED = "inserted", "updated", "unchanged"
+
+
+class ShopNotFound(NotFound):
+    code = "shop_not_found"
+
+
+def digest(*parts: object) -> str:
+    return hashlib.md5(repr(parts).encode(), usedforsecurity=False).hexdigest()
+
+
+# -- shops ------------------------------------------------------------------------------------
+
+
+def list_shops(session: Session) -> list[Shop]:
+    return repo.shops(session)
+
+
+def get_shop(session: Session, code: str) -> Shop:
+    shop = repo.shop_by_code(session, code)
+    if shop is None:
+        raise ShopNotFound(f"unknown shop {code!r}; create it first (patron shops add)", data={"shop": code})
+    return shop
+
+
+def create_shop(
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    platform: str,
+    currency: str,
+    timezone: str,
+    name_zh: str | None = None,
+) -> Shop:
+    from patron.core.money import currency_exponent
+
+    if repo.shop_by_code(session, code) is not None:
+        raise Conflict(f"shop {code!r} exists already", code="shop_exists", data={"shop": code})
+    try:
+        Platform(platform)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"unknown platform {platform!r}", code="unknown_platform",
+            data={"allowed": [p.value for p in Platform]},
+        ) from exc
+    currency_exponent(currency)
+    zone(timezone)
+    return repo.add_shop(
+        session,
+        Shop(code=code, name=name, name_zh=name_zh, platform=platform, currency=currency.upper(), timezone=timezone),
+    )
+
+
+# -- products ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ProductInput:
+    sku: str
+    title: str
+    shop_code: str = ""
+    title_en: str | None = None
+    category_path: list[str] = field(default_factory=list)
+    brand: str | None = None
+    price_minor: int | None = None
+    currency: str | None = None
+
+
+class ProductCatalog:
+    """Products and categories held in memory for one import (a shop has thousands, not
+    millions), so order lines find their product without a query per row."""
+
+    def __init__(self, session: Session) -> None:
+        self.categories = repo.category_ids(session)
+        self.products = repo.product_index(session)
+
+    def product_id(self, shop_code: str, sku: str | None) -> int | None:
+        if not sku:
+            return None
+        hit = self.products.get((shop_code, sku)) or self.products.get(("", sku))
+        return hit[0] if hit else None
+
+    def _category(self, session: Session, levels: list[str]) -> int | None:
+        parent: int | None = None
+        for depth in range(len(levels)):
+            path = " > ".join(levels[: depth + 1])
+            if path not in self.categories:
+                self.categories[path] = repo.insert_category(session, path, levels[depth], parent)
+            parent = self.categories[path]
+        return parent
+
+    def upsert(self, session: Session, items: Sequence[ProductInput]) -> list[str]:
+        outcomes: list[str] = []
+        inserts: list[dict[str, Any]] = []
+        insert_keys: list[tuple[str, str]] = []
+        updates: list[dict[str, Any]] = []
+        for p in items:
+            cat = self._category(session, p.category_path) if p.category_path else None
+            values = {
+                "title": p.title, "title_en": p.title_en, "category_id": cat, "brand": p.brand,
+                "price_minor": p.price_minor, "currency": p.currency,
+            }
+            sig = repr((p.title, p.title_en, cat, p.brand, p.price_minor, p.currency))
+            key = (p.shop_code, p.sku)
+            if key in self.products:
+                pid, old = self.products[key]
+                if old == sig:
+                    outcomes.append(UNCHANGED)
+                    continue
+                updates.append({"id": pid, **values})
+                self.products[key] = (pid, sig)
+                outcomes.append(UPDATED)
+            elif key in insert_keys:
+                outcomes.append(UNCHANGED)
+            else:
+                inserts.append({"sku": p.sku, "shop_code": p.shop_code, "created_at": utcnow(), **values})
+                insert_keys.append(key)
+                self.products[key] = (0, sig)
+                outcomes.append(INSERTED)
+        ids = repo.insert_products(session, inserts)
+        for key, pid in zip(insert_keys, ids, strict=True):
+            self.products[key] = (pid, self.products[key][1])
+        repo.update_products(session, updates)
+        return outcomes
+
+
+# -- orders -----------------------------------------------------------------------------------
+
+
+@dataclass
+class LineInput:
+    line_key: str
+    sku: str | None
+    title: str | None
+    quantity: int
+    unit_price_minor: int
+    total_minor: int
+    discount_minor: int = 0
+
+
+@dataclass
+class OrderInput:
+    external_id: str
+    status: str
+    raw_status: str | None
+    currency: str
+    placed_at: datetime
+    source_updated_at: datetime
+    customer_id: int | None = None
+    paid_at: datetime | None = None
+    shipped_at: datetime | None = None
+    delivered_at: datetime | None = None
+    subtotal_minor: int | None = None
+    discount_minor: int = 0
+    shipping_minor: int = 0
+    total_minor: int | None = None
+    coupon_code: str | None = None
+    province: str | None = None
+    city: str | None = None
+    district: str | None = None
+    address: str | None = None
+    carrier: str | None = None
+    tracking_no: str | None = None
+    lines: list[LineInput] = field(default_factory=list)
+
+    def header(self) -> dict[str, Any]:
+        subtotal = self.subtotal_minor
+        if subtotal is None:
+            subtotal = sum(line.total_minor for line in self.lines)
+        total = self.total_minor
+        if total is None:
+            total = subtotal - self.discount_minor + self.shipping_minor
+        return {
+            "customer_id": self.customer_id, "status": self.status, "raw_status": self.raw_status,
+            "currency": self.currency, "subtotal_minor": subtotal, "discount_minor": self.discount_minor,
+            "shipping_minor": self.shipping_minor, "total_minor": total, "coupon_code": self.coupon_code,
+            "placed_at": self.placed_at, "paid_at": self.paid_at, "shipped_at": self.shipped_at,
+            "delivered_at": self.delivered_at, "province": self.province, "city": self.city,
+            "district": self.district, "address": self.address, "carrier": self.carrier,
+            "tracking_no": self.tracking_no, "source_updated_at": self.source_updated_at,
+        }
+
+
+@dataclass
+class UpsertResult:
+    order_outcomes: list[str]
+    line_outcomes: list[list[str]]
+    customer_ids: set[int]
+
+
+def _line_values(line: LineInput, product_id: int | None) -> dict[str, Any]:
+    return {
+        "product_id": product_id, "sku": line.sku, "title": line.title, "quantity": line.quantity,
+        "unit_price_minor": line.unit_price_minor, "discount_minor": line.discount_minor,
+        "total_minor": line.total_minor,
+    }
+
+
+def _line_sig(v: dict[str, Any]) -> str:
+    return repr((v["product_id"], v["sku"], v["title"], v["quantity"], v["unit_price_minor"],
+                 v["discount_minor"], v["total_minor"]))
+
+
+def upsert_orders(
+    session: Session, shop: Shop, orders: Sequence[OrderInput], catalog: ProductCatalog, *, replace_lines: bool = True
+) -> UpsertResult:
+    """Insert new orders, update those whose source is newer and whose content changed.
+
+    ``replace_lines``: the record carries the order's complete lines (lines missing from it are
+    deleted); otherwise lines are only added or updated (exports that send lines separately).
+    """
+    existing = repo.existing_orders(session, shop.id, [o.external_id for o in orders])
+    outcomes: list[str] = []
+    inserts: list[dict[str, Any]] = []
+    insert_orders: list[OrderInput] = []
+    updates: list[dict[str, Any]] = []
+    line_targets: list[tuple[int, OrderInput]] = []
+    customers: set[int] = set()
+    now = utcnow()
+    for o in orders:
+        header = o.header()
+        content = digest(sorted((k, str(v)) for k, v in header.items() if k != "source_updated_at"),
+                         [(ln.line_key, ln.sku, ln.quantity, ln.total_minor) for ln in o.lines])
+        if o.customer_id is not None:
+            customers.add(o.customer_id)
+        if o.external_id in existing:
+            oid, updated_at, old = existing[o.external_id]
+            if old == content or o.source_updated_at < updated_at:
+                outcomes.append(UNCHANGED)
+                line_targets.append((oid, o))
+                continue
+            updates.append({"id": oid, **header, "content_hash": content, "updated_at": now})
+            existing[o.external_id] = (oid, o.source_updated_at, content)
+            outcomes.append(UPDATED)
+            line_targets.append((oid, o))
+        else:
+            inserts.append({"shop_id": shop.id, "external_id": o.external_id, **header,
+                            "content_hash": content, "created_at": now, "updated_at": now})
+            insert_orders.append(o)
+            outcomes.append(INSERTED)
+    # Old customers of updated orders need their totals refreshed too.
+    new_ids = repo.insert_orders(session, inserts)
+    for o, oid in zip(insert_orders, new_ids, strict=True):
+        existing[o.external_id] = (oid, o.source_updated_at, "")
+        line_targets.append((oid, o))
+    repo.update_orders(session, updates)
+    line_outcomes = upsert_lines(session, shop, line_targets, catalog, replace_lines)
+    by_order = {id(o): lo for (_, o), lo in zip(line_targets, line_outcomes, strict=True)}
+    return UpsertResult(outcomes, [by_order.get(id(o), []) for o in orders], customers)
+
+
+def upsert_lines(
+    session: Session,
+    shop: Shop,
+    targets: list[tuple[int, OrderInput]],
+    catalog: ProductCatalog,
+    replace: bool,
+) -> list[list[str]]:
+    stored = repo.existing_lines(session, [oid for oid, o in targets if o.lines or replace])
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    seen: set[tuple[int, str]] = set()
+    result: list[list[str]] = []
+    for oid, o in targets:
+        outs: list[str] = []
+        for line in o.lines:
+            values = _line_values(line, catalog.product_id(shop.code, line.sku))
+            key = (oid, line.line_key)
+            if key in seen:
+                outs.append(UNCHANGED)
+                continue
+            seen.add(key)
+            if key in stored:
+                lid, sig = stored[key]
+                if sig == _line_sig(values):
+                    outs.append(UNCHANGED)
+                else:
+                    updates.append({"id": lid, **values})
+                    outs.append(UPDATED)
+            else:
+                inserts.append({"order_id": oid, "line_key": line.line_key, **values})
+                outs.append(INSERTED)
+        result.append(outs)
+    if replace:
+        wanted = {(oid, ln.line_key) for oid, o in targets for ln in o.lines}
+        stale = [lid for key, (lid, _) in stored.items() if key not in wanted]
+        repo.delete_lines(session, stale)
+    repo.insert_lines(session, inserts)
+    repo.update_lines(session, updates)
+    return result
+
+
+def find_orders(session: Session, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], tuple[int, int | None, str]]:
+    return repo.order_keys(session, keys)
+
+
+def refresh_subtotals(session: Session, order_ids: Sequence[int]) -> None:
+    repo.set_line_subtotals(session, order_ids)
+
+
+# -- refunds ----------------------------------------------------------------------------------
+
+
+@dataclass
+class RefundInput:
+    external_id: str
+    order_id: int | None
+    customer_id: int | None
+    type: str
+    status: str
+    amount_minor: int
+    currency: str
+    source_updated_at: datetime
+    sku: str | None = None
+    reason: str | None = None
+    requested_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+def upsert_refunds(session: Session, shop: Shop, refunds: Sequence[RefundInput]) -> list[str]:
+    existing = repo.existing_refunds(session, shop.id, [r.external_id for r in refunds])
+    outcomes: list[str] = []
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    now = utcnow()
+    for r in refunds:
+        values = {
+            "order_id": r.order_id, "customer_id": r.customer_id, "sku": r.sku, "type": r.type,
+            "reason": r.reason, "amount_minor": r.amount_minor, "currency": r.currency,
+            "status": r.status, "requested_at": r.requested_at, "completed_at": r.completed_at,
+            "source_updated_at": r.source_updated_at,
+        }
+        content = digest(sorted((k, str(v)) for k, v in values.items() if k != "source_updated_at"))
+        if r.external_id in existing:
+            rid, updated_at, old = existing[r.external_id]
+            if old == content or r.source_updated_at < updated_at:
+                outcomes.append(UNCHANGED)
+                continue
+            updates.append({"id": rid, **values, "content_hash": content})
+            existing[r.external_id] = (rid, r.source_updated_at, content)
+            outcomes.append(UPDATED)
+        else:
+            inserts.append({"shop_id": shop.id, "external_id": r.external_id, **values,
+                            "content_hash": content, "created_at": now})
+            existing[r.external_id] = (0, r.source_updated_at, content)
+            outcomes.append(INSERTED)
+    repo.insert_refunds(session, inserts)
+    repo.update_refunds(session, updates)
+    return outcomes
+
+
+# -- customer totals and reads ----------------------------------------------------------------
+
+
+def customer_totals(session: Session, customer_ids: Sequence[int], reporting_currency: str) -> list[dict[str, Any]]:
+    """Orders count, spend in the reporting currency and last order time per customer.
+
+    Amounts in other currencies are converted at the latest stored FX rate; a currency with no
+    rate is left out of the spend (and logged in the result's ``unconverted``) rather than
+    mixed in unconverted.
+    """
+    rates = {k: Decimal(v) for k, v in repo.latest_rates(session, reporting_currency).items()}
+    acc: dict[int, dict[str, Any]] = {}
+    for cid, currency, count, total, last in repo.totals_by_customer(session, customer_ids):
+        row = acc.setdefault(cid, {"id": cid, "orders_count": 0, "spent_minor": 0, "last_order_at": None})
+        row["orders_count"] += count
+        converted = convert_minor(total, currency, reporting_currency, rates)
+        if converted is not None:
+            row["spent_minor"] += converted
+        if last is not None and (row["last_order_at"] is None or last > row["last_order_at"]):
+            row["last_order_at"] = last
+    for cid in repo.customer_ids_without_orders(session, customer_ids):
+        acc.setdefault(cid, {"id": cid, "orders_count": 0, "spent_minor": 0, "last_order_at": None})
+    return list(acc.values())
+
+
+def set_fx_rate(session: Session, currency: str, quote: str, valid_on: date, rate: str) -> None:
+    from patron.core.money import currency_exponent
+
+    currency_exponent(currency)
+    currency_exponent(quote)
+    try:
+        value = Decimal(rate)
+    except ArithmeticError as exc:
+        raise InvalidInput(f"bad rate {rate!r}", code="bad_rate") from exc
+    if not value.is_finite() or value <= 0:
+        raise InvalidInput(f"bad rate {rate!r}", code="bad_rate")
+    repo.upsert_rate(session, currency.upper(), quote.upper(), valid_on, str(value))
+
+
+@dataclass
+class OrderView:
+    order: Order
+    lines: list[OrderLine]
+
+
+def orders_with_lines(session: Session, customer_id: int, limit: int = 50) -> list[OrderView]:
+    orders = repo.orders_of(session, customer_id, limit)
+    lines = repo.lines_of(session, [o.id for o in orders])
+    by_order: dict[int, list[OrderLine]] = {}
+    for line in lines:
+        by_order.setdefault(line.order_id, []).append(line)
+    return [OrderView(o, by_order.get(o.id, [])) for o in orders]
+
+
+def refunds_of(session: Session, customer_id: int, limit: int = 50) -> list[Refund]:
+    return repo.refunds_of(session, customer_id, limit)
+
+
+def shops_by_id(session: Session) -> dict[int, Shop]:
+    return {s.id: s for s in repo.shops(session)}
+
+
+def count_orders_of(session: Session, customer_id: int) -> int:
+    return repo.count_orders_of(session, customer_id)

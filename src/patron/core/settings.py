@@ -1,0 +1,53 @@
+"""Typed settings (prefix ``PATRON_``); the embedded defaults need no configuration at all."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Process-wide settings read from the environment or ``.env``.
+
+    ``PATRON_DATABASE_URL`` selects the database; the default is a SQLite file under ``./var/``
+    so a laptop needs nothing installed. PostgreSQL URLs use the psycopg 3 driver, e.g.
+    ``postgresql+psycopg://user@127.0.0.1:5432/patron``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PATRON_", env_file=".env", extra="ignore")
+
+    database_url: str = ""
+    var_dir: Path = Path("var")
+    secret_key: SecretStr = SecretStr("")
+    reporting_currency: str = "CNY"
+    default_timezone: str = "Asia/Shanghai"
+    default_locale: str = "en"
+    import_chunk_rows: int = Field(default=5000, ge=100, le=100_000)
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'patron.db').as_posix()}"
+
+    def resolved_secret_key(self) -> str:
+        """The session-signing key; generated once into ``var/secret.key`` when not configured."""
+        if self.secret_key.get_secret_value():
+            return self.secret_key.get_secret_value()
+        path = self.var_dir / "secret.key"
+        if not path.exists():
+            import secrets
+
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

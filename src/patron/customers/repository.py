@@ -1,0 +1,349 @@
+"""All SQL of the customers domain: profiles, identities, tags, merges, events and search."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from patron.core.db import Base
+from patron.core.repository import chunked
+from patron.core.time import utcnow
+from patron.models import (
+    Customer,
+    CustomerMerge,
+    CustomerTag,
+    Identity,
+    MergeBlock,
+    Tag,
+    TrackingEvent,
+)
+
+Key = tuple[str, str, str]  # (kind, namespace, value)
+
+
+def find_strong_identities(session: Session, keys: Iterable[Key]) -> dict[Key, int]:
+    """Customer id per strong identity key that exists."""
+    wanted = set(keys)
+    values = sorted({k[2] for k in wanted})
+    found: dict[Key, int] = {}
+    for part in chunked(values):
+        rows = session.execute(
+            select(Identity.kind, Identity.namespace, Identity.value, Identity.customer_id).where(
+                Identity.value.in_(part), Identity.strong.is_(True)
+            )
+        )
+        for kind, namespace, value, customer_id in rows:
+            key = (kind, namespace, value)
+            if key in wanted:
+                found[key] = customer_id
+    return found
+
+
+def weak_identities_of(session: Session, customer_ids: Sequence[int]) -> set[tuple[int, Key]]:
+    out: set[tuple[int, Key]] = set()
+    for part in chunked(list(customer_ids)):
+        rows = session.execute(
+            select(Identity.customer_id, Identity.kind, Identity.namespace, Identity.value).where(
+                Identity.customer_id.in_(part), Identity.strong.is_(False)
+            )
+        )
+        out.update((cid, (k, ns, v)) for cid, k, ns, v in rows)
+    return out
+
+
+def insert_customers(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    if not rows:
+        return []
+    result = session.execute(insert(Customer).returning(Customer.id, sort_by_parameter_order=True), rows)
+    return [r[0] for r in result]
+
+
+def insert_identities(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(Identity), rows)
+
+
+def load_profiles(session: Session, ids: Sequence[int]) -> dict[int, Customer]:
+    out: dict[int, Customer] = {}
+    for part in chunked(list(ids)):
+        for c in session.scalars(select(Customer).where(Customer.id.in_(part))):
+            out[c.id] = c
+    return out
+
+
+def blocked_pairs(session: Session, ids: Sequence[int]) -> set[tuple[int, int]]:
+    if len(ids) < 2:
+        return set()
+    rows = session.execute(
+        select(MergeBlock.customer_a, MergeBlock.customer_b).where(
+            MergeBlock.customer_a.in_(ids), MergeBlock.customer_b.in_(ids)
+        )
+    )
+    return {(min(a, b), max(a, b)) for a, b in rows}
+
+
+def add_block(session: Session, a: int, b: int) -> None:
+    lo, hi = min(a, b), max(a, b)
+    if session.get(MergeBlock, (lo, hi)) is None:
+        session.add(MergeBlock(customer_a=lo, customer_b=hi))
+
+
+def _owned_tables() -> list[Any]:
+    """Every table whose rows belong to a customer through a ``customer_id`` column.
+
+    Found from the metadata so a table added by any domain later follows merges without anyone
+    remembering to register it.
+    """
+    return [
+        t
+        for t in Base.metadata.sorted_tables
+        if "customer_id" in t.c and t.name not in ("customer_tags",)
+    ]
+
+
+def move_owned_rows(session: Session, from_id: int, to_id: int) -> dict[str, list[Any]]:
+    """Reassign everything of ``from_id`` to ``to_id``; returns what moved, per table."""
+    moved: dict[str, list[Any]] = {}
+    for table in _owned_tables():
+        pk = next(iter(table.primary_key.columns))
+        ids = list(session.scalars(select(pk).where(table.c.customer_id == from_id)))
+        if ids:
+            session.execute(update(table).where(table.c.customer_id == from_id).values(customer_id=to_id))
+            moved[table.name] = ids
+    have = set(session.scalars(select(CustomerTag.tag_id).where(CustomerTag.customer_id == to_id)))
+    tags = list(session.scalars(select(CustomerTag.tag_id).where(CustomerTag.customer_id == from_id)))
+    new_tags = [t for t in tags if t not in have]
+    if new_tags:
+        session.execute(
+            update(CustomerTag)
+            .where(CustomerTag.customer_id == from_id, CustomerTag.tag_id.in_(new_tags))
+            .values(customer_id=to_id)
+        )
+    moved["customer_tags"] = new_tags
+    return moved
+
+
+def restore_owned_rows(session: Session, moved: dict[str, list[Any]], to_id: int) -> None:
+    tables = {t.name: t for t in _owned_tables()}
+    for name, ids in moved.items():
+        if not ids:
+            continue
+        if name == "customer_tags":
+            session.execute(
+                update(CustomerTag)
+                .where(CustomerTag.tag_id.in_(ids), CustomerTag.customer_id != to_id)
+                .values(customer_id=to_id)
+            )
+            continue
+        table = tables.get(name)
+        if table is None:
+            continue
+        pk = next(iter(table.primary_key.columns))
+        for part in chunked(ids):
+            session.execute(update(table).where(pk.in_(part)).values(customer_id=to_id))
+
+
+def add_merge(session: Session, merge: CustomerMerge) -> CustomerMerge:
+    session.add(merge)
+    session.flush()
+    return merge
+
+
+def get_merge(session: Session, merge_id: int) -> CustomerMerge | None:
+    return session.get(CustomerMerge, merge_id)
+
+
+def merges_of(session: Session, customer_id: int) -> list[CustomerMerge]:
+    return list(
+        session.scalars(
+            select(CustomerMerge)
+            .where(
+                or_(CustomerMerge.survivor_id == customer_id, CustomerMerge.merged_id == customer_id)
+            )
+            .order_by(CustomerMerge.id)
+        )
+    )
+
+
+def set_stats(session: Session, stats: list[dict[str, Any]]) -> None:
+    if stats:
+        session.execute(
+            update(Customer),
+            [
+                {
+                    "id": s["id"],
+                    "orders_count": s["orders_count"],
+                    "spent_minor": s["spent_minor"],
+                    "last_order_at": s["last_order_at"],
+                }
+                for s in stats
+            ],
+        )
+
+
+def update_profiles(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(update(Customer), rows)
+
+
+# -- tags -------------------------------------------------------------------------------------
+
+
+def tag_ids(session: Session, names: Iterable[str]) -> dict[str, int]:
+    names = sorted(set(names))
+    found = {n: i for n, i in session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(names)))}
+    missing = [n for n in names if n not in found]
+    if missing:
+        result = session.execute(
+            insert(Tag).returning(Tag.name, Tag.id, sort_by_parameter_order=True),
+            [{"name": n, "created_at": utcnow()} for n in missing],
+        )
+        found.update({n: i for n, i in result})
+    return found
+
+
+def add_customer_tags(session: Session, pairs: set[tuple[int, int]], source: str) -> None:
+    if not pairs:
+        return
+    cids = sorted({c for c, _ in pairs})
+    existing: set[tuple[int, int]] = set()
+    for part in chunked(cids):
+        rows = session.execute(
+            select(CustomerTag.customer_id, CustomerTag.tag_id).where(CustomerTag.customer_id.in_(part))
+        )
+        existing.update((c, t) for c, t in rows)
+    new = sorted(pairs - existing)
+    if new:
+        now = utcnow()
+        session.execute(
+            insert(CustomerTag),
+            [{"customer_id": c, "tag_id": t, "source": source, "created_at": now} for c, t in new],
+        )
+
+
+def remove_customer_tag(session: Session, customer_id: int, tag_id: int) -> int:
+    result = session.execute(
+        delete(CustomerTag).where(CustomerTag.customer_id == customer_id, CustomerTag.tag_id == tag_id)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def tags_of(session: Session, customer_id: int) -> list[str]:
+    return list(
+        session.scalars(
+            select(Tag.name)
+            .join(CustomerTag, CustomerTag.tag_id == Tag.id)
+            .where(CustomerTag.customer_id == customer_id)
+            .order_by(Tag.name)
+        )
+    )
+
+
+# -- reads ------------------------------------------------------------------------------------
+
+
+def get(session: Session, customer_id: int) -> Customer | None:
+    return session.get(Customer, customer_id)
+
+
+def identities_of(session: Session, customer_id: int) -> list[Identity]:
+    return list(
+        session.scalars(
+            select(Identity).where(Identity.customer_id == customer_id).order_by(Identity.kind, Identity.id)
+        )
+    )
+
+
+def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> list[str]:
+    ids = [r["event_id"] for r in rows]
+    have: set[str] = set()
+    for part in chunked(sorted(set(ids))):
+        have.update(session.scalars(select(TrackingEvent.event_id).where(TrackingEvent.event_id.in_(part))))
+    new: list[dict[str, Any]] = []
+    out: list[str] = []
+    now = utcnow()
+    for r in rows:
+        if r["event_id"] in have:
+            out.append("unchanged")
+            continue
+        have.add(r["event_id"])
+        new.append({**r, "created_at": now})
+        out.append("inserted")
+    if new:
+        session.execute(insert(TrackingEvent), new)
+    return out
+
+
+def events_of(session: Session, customer_id: int, limit: int) -> list[TrackingEvent]:
+    return list(
+        session.scalars(
+            select(TrackingEvent)
+            .where(TrackingEvent.customer_id == customer_id)
+            .order_by(TrackingEvent.occurred_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    q: str | None = None
+    tag: str | None = None
+    shop_id: int | None = None
+    signup_from: datetime | None = None
+    signup_to: datetime | None = None
+    min_orders: int | None = None
+    max_orders: int | None = None
+    min_spent_minor: int | None = None
+    max_spent_minor: int | None = None
+    # Exact identity keys derived from ``q`` (normalised phone/email), matched by index.
+    identity_values: tuple[str, ...] = ()
+
+
+def _search_query(f: SearchFilter) -> Select[Any]:
+    query = select(Customer).where(Customer.merged_into_id.is_(None))
+    if f.q:
+        by_identity = select(Identity.customer_id).where(
+            Identity.value.in_((f.q, *f.identity_values))
+        )
+        conds = [Customer.id.in_(by_identity), Customer.name.startswith(f.q, autoescape=True)]
+        if f.q.isdigit():
+            conds.append(Customer.id == int(f.q))
+        query = query.where(or_(*conds))
+    if f.tag:
+        query = query.where(
+            Customer.id.in_(
+                select(CustomerTag.customer_id)
+                .join(Tag, Tag.id == CustomerTag.tag_id)
+                .where(Tag.name == f.tag)
+            )
+        )
+    if f.shop_id is not None:
+        query = query.where(Customer.source_shop_id == f.shop_id)
+    if f.signup_from is not None:
+        query = query.where(Customer.signup_at >= f.signup_from)
+    if f.signup_to is not None:
+        query = query.where(Customer.signup_at < f.signup_to)
+    if f.min_orders is not None:
+        query = query.where(Customer.orders_count >= f.min_orders)
+    if f.max_orders is not None:
+        query = query.where(Customer.orders_count <= f.max_orders)
+    if f.min_spent_minor is not None:
+        query = query.where(Customer.spent_minor >= f.min_spent_minor)
+    if f.max_spent_minor is not None:
+        query = query.where(Customer.spent_minor <= f.max_spent_minor)
+    return query
+
+
+def search(
+    session: Session, f: SearchFilter, offset: int, limit: int
+) -> tuple[list[Customer], int]:
+    query = _search_query(f)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = list(session.scalars(query.order_by(Customer.id.desc()).offset(offset).limit(limit)))
+    return rows, int(total)

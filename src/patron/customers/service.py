@@ -1,0 +1,543 @@
+"""Customer profiles: identity resolution (OneID), merges, tags, search and the 360 view.
+
+Identity resolution works on batches: an import hands over thousands of claims at once, each
+claim being the identities one source row knows for a person. Claims that share a strong key,
+inside the batch or with stored profiles, are the same person; several stored profiles reached
+by one claim are merged into the oldest. Masked phones (``138****5678``) and other weak keys are
+stored for display and search but never link two profiles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from patron.core.errors import Conflict, NotFound
+from patron.core.masking import mask_email, mask_identity, mask_phone
+from patron.core.time import utcnow
+from patron.customers import repository as repo
+from patron.customers.schemas import (
+    Customer360,
+    CustomerSummary,
+    EventOut,
+    IdentityOut,
+    LineOut,
+    MergeOut,
+    OrderOut,
+    RefundOut,
+    TimelineEntry,
+)
+from patron.models import Customer, CustomerMerge, IdentityKind
+
+Key = repo.Key
+PROFILE_FIELDS = (
+    "name",
+    "gender",
+    "birthday",
+    "phone",
+    "email",
+    "country",
+    "province",
+    "city",
+    "district",
+    "address",
+    "signup_at",
+    "source_shop_id",
+)
+# When one claim reaches several profiles that must not merge, the key deciding the owner.
+KEY_PRIORITY = {
+    IdentityKind.external_id: 0,
+    IdentityKind.buyer_nick: 1,
+    IdentityKind.oaid: 1,
+    IdentityKind.wechat_openid: 2,
+    IdentityKind.wecom_external_userid: 2,
+    IdentityKind.wechat_unionid: 3,
+    IdentityKind.phone: 4,
+    IdentityKind.email: 5,
+}
+
+
+class CustomerNotFound(NotFound):
+    code = "customer_not_found"
+
+
+class MergeError(Conflict):
+    code = "merge_conflict"
+
+
+@dataclass
+class Claim:
+    """What one source row says about a person."""
+
+    strong: list[Key] = field(default_factory=list)
+    weak: list[Key] = field(default_factory=list)
+    profile: dict[str, Any] = field(default_factory=dict)
+    # Customer files are authoritative for profile fields (newer source wins); orders only fill
+    # blanks.
+    authoritative: bool = False
+    source_updated_at: datetime | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ResolveResult:
+    customer_ids: list[int | None]
+    created_ids: set[int] = field(default_factory=set)
+    changed_ids: set[int] = field(default_factory=set)
+    merged: int = 0
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[object, object] = {}
+
+    def find(self, x: object) -> object:
+        self.parent.setdefault(x, x)
+        root = x
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[x] != root:
+            self.parent[x], x = root, self.parent[x]
+        return root
+
+    def union(self, a: object, b: object) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[rb] = ra
+
+
+def resolve(session: Session, claims: Sequence[Claim], *, actor: str) -> ResolveResult:
+    """Find or create the profile of every claim, merging profiles that share a strong key."""
+    existing = repo.find_strong_identities(session, (k for c in claims for k in c.strong))
+    uf = _UnionFind()
+    for i, claim in enumerate(claims):
+        uf.find(("c", i))
+        for key in claim.strong:
+            uf.union(("c", i), ("k", key))
+            if key in existing:
+                uf.union(("k", key), ("p", existing[key]))
+    groups: dict[object, list[int]] = {}
+    for i, claim in enumerate(claims):
+        if claim.strong or claim.weak:
+            groups.setdefault(uf.find(("c", i)), []).append(i)
+
+    result = ResolveResult(customer_ids=[None] * len(claims))
+    new_groups: list[list[int]] = []
+    group_profiles: dict[int, list[int]] = {}
+    for gi, members in enumerate(groups.values()):
+        profiles = sorted({existing[k] for i in members for k in claims[i].strong if k in existing})
+        if not profiles:
+            new_groups.append(members)
+            continue
+        group_profiles[gi] = profiles
+        owner = _settle_profiles(session, profiles, members, claims, existing, actor, result)
+        for i in members:
+            result.customer_ids[i] = owner.get(i, profiles[0])
+
+    # New people: one profile per group, created in bulk.
+    now = utcnow()
+    rows = []
+    for members in new_groups:
+        profile = _combined_profile([claims[i] for i in members])
+        profile.setdefault("gender", "unknown")
+        rows.append(
+            {
+                **profile,
+                "custom": profile.get("custom", {}),
+                "orders_count": 0,
+                "spent_minor": 0,
+                "created_at": now,
+                "updated_at": now,
+                "profile_updated_at": max(
+                    (claims[i].source_updated_at for i in members if claims[i].source_updated_at),
+                    default=None,
+                ),
+            }
+        )
+    new_ids = repo.insert_customers(session, rows)
+    result.created_ids = set(new_ids)
+    for members, cid in zip(new_groups, new_ids, strict=True):
+        for i in members:
+            result.customer_ids[i] = cid
+
+    _store_identities(session, claims, result.customer_ids, existing, now)
+    result.changed_ids = _update_profiles(session, claims, result.customer_ids, set(new_ids))
+    _store_tags(session, claims, result.customer_ids)
+    return result
+
+
+def _settle_profiles(
+    session: Session,
+    profiles: list[int],
+    members: list[int],
+    claims: Sequence[Claim],
+    existing: dict[Key, int],
+    actor: str,
+    result: ResolveResult,
+) -> dict[int, int]:
+    """Merge the profiles one group reaches; returns the owner per claim where it is not the
+    survivor (only when an admin blocked a merge)."""
+    if len(profiles) == 1:
+        return {}
+    blocked = repo.blocked_pairs(session, profiles)
+    survivor = profiles[0]
+    owners: dict[int, int] = {}
+    for other in profiles[1:]:
+        if (min(survivor, other), max(survivor, other)) in blocked:
+            continue
+        reason = next(
+            (
+                f"{k[0]}:{k[2]}"
+                for i in members
+                for k in claims[i].strong
+                if existing.get(k) == other
+            ),
+            "shared identity",
+        )
+        merge(session, survivor, other, reason=f"automatic: {reason}", actor=actor)
+        existing.update({k: survivor for k, v in list(existing.items()) if v == other})
+        result.merged += 1
+    if blocked:
+        for i in members:
+            ranked = sorted(
+                (KEY_PRIORITY.get(IdentityKind(k[0]), 9), existing[k])
+                for k in claims[i].strong
+                if k in existing
+            )
+            if ranked:
+                owners[i] = ranked[0][1]
+    return owners
+
+
+def _combined_profile(group: Sequence[Claim]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for claim in group:
+        for name, value in claim.profile.items():
+            if value is not None and out.get(name) is None:
+                out[name] = value
+    return out
+
+
+def _store_identities(
+    session: Session,
+    claims: Sequence[Claim],
+    owners: list[int | None],
+    existing: dict[Key, int],
+    now: datetime,
+) -> None:
+    new_strong: dict[Key, int] = {}
+    weak_wanted: set[tuple[int, Key]] = set()
+    for claim, cid in zip(claims, owners, strict=True):
+        if cid is None:
+            continue
+        for key in claim.strong:
+            if key not in existing and key not in new_strong:
+                new_strong[key] = cid
+        weak_wanted.update((cid, k) for k in claim.weak)
+    have_weak = repo.weak_identities_of(session, sorted({c for c, _ in weak_wanted}))
+    rows = [
+        {"customer_id": cid, "kind": k[0], "namespace": k[1], "value": k[2], "strong": True, "created_at": now}
+        for k, cid in new_strong.items()
+    ]
+    rows += [
+        {"customer_id": cid, "kind": k[0], "namespace": k[1], "value": k[2], "strong": False, "created_at": now}
+        for cid, k in sorted(weak_wanted - have_weak)
+    ]
+    repo.insert_identities(session, rows)
+    existing.update(new_strong)
+
+
+def _update_profiles(
+    session: Session, claims: Sequence[Claim], owners: list[int | None], created: set[int]
+) -> set[int]:
+    """Authoritative claims overwrite when newer; others only fill blank fields."""
+    touched = sorted({cid for cid in owners if cid is not None and cid not in created})
+    if not touched:
+        return set()
+    profiles = repo.load_profiles(session, touched)
+    changes: dict[int, dict[str, Any]] = {}
+    for claim, cid in zip(claims, owners, strict=True):
+        if cid is None or cid in created or cid not in profiles:
+            continue
+        customer = profiles[cid]
+        newer = claim.authoritative and (
+            customer.profile_updated_at is None
+            or (claim.source_updated_at is not None and claim.source_updated_at > customer.profile_updated_at)
+        )
+        for name, value in claim.profile.items():
+            if value is None or name == "custom":
+                continue
+            current = getattr(customer, name)
+            if (newer or current is None or current == "unknown") and current != value:
+                setattr(customer, name, value)
+                changes.setdefault(cid, {"id": cid})[name] = value
+        if newer:
+            if claim.profile.get("custom"):
+                merged = {**(customer.custom or {}), **claim.profile["custom"]}
+                if merged != customer.custom:
+                    customer.custom = merged
+                    changes.setdefault(cid, {"id": cid})["custom"] = merged
+            customer.profile_updated_at = claim.source_updated_at
+            changes.setdefault(cid, {"id": cid})["profile_updated_at"] = claim.source_updated_at
+    # The objects were loaded into the session: their attribute changes flush by themselves.
+    session.flush()
+    return {cid for cid, c in changes.items() if set(c) - {"id", "profile_updated_at"}}
+
+
+def _store_tags(session: Session, claims: Sequence[Claim], owners: list[int | None]) -> None:
+    names = {t for c in claims for t in c.tags}
+    if not names:
+        return
+    ids = repo.tag_ids(session, names)
+    pairs = {
+        (cid, ids[t]) for c, cid in zip(claims, owners, strict=True) if cid is not None for t in c.tags
+    }
+    repo.add_customer_tags(session, pairs, source="import")
+
+
+# -- merges -----------------------------------------------------------------------------------
+
+
+def merge(session: Session, survivor_id: int, merged_id: int, *, reason: str, actor: str) -> CustomerMerge:
+    from patron.privacy import audit
+
+    if survivor_id == merged_id:
+        raise MergeError("a profile cannot be merged into itself")
+    survivor, merged = repo.get(session, survivor_id), repo.get(session, merged_id)
+    if survivor is None or merged is None:
+        raise CustomerNotFound("customer not found", data={"ids": [survivor_id, merged_id]})
+    if survivor.merged_into_id is not None or merged.merged_into_id is not None:
+        raise MergeError("one of the profiles was already merged away")
+    session.flush()
+    moved = repo.move_owned_rows(session, merged_id, survivor_id)
+    filled = {}
+    for name in PROFILE_FIELDS:
+        if getattr(survivor, name) in (None, "unknown") and getattr(merged, name) not in (None, "unknown"):
+            filled[name] = getattr(merged, name)
+            setattr(survivor, name, getattr(merged, name))
+    moved["filled_fields"] = sorted(filled)
+    merged.merged_into_id = survivor_id
+    record = repo.add_merge(
+        session,
+        CustomerMerge(
+            survivor_id=survivor_id, merged_id=merged_id, reason=reason[:300], moved=moved, actor=actor
+        ),
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="customer.merge",
+        target_type="customer",
+        target_id=survivor_id,
+        data={"merged_id": merged_id, "reason": reason, "merge_id": record.id},
+    )
+    return record
+
+
+def unmerge(session: Session, merge_id: int, *, actor: str) -> CustomerMerge:
+    """Undo a merge exactly: every row that moved goes back, and the pair is never auto-merged
+    again."""
+    from patron.privacy import audit
+
+    record = repo.get_merge(session, merge_id)
+    if record is None:
+        raise NotFound("merge not found", code="merge_not_found", data={"merge_id": merge_id})
+    if record.undone_at is not None:
+        raise MergeError("this merge was already undone", data={"merge_id": merge_id})
+    merged = repo.get(session, record.merged_id)
+    survivor = repo.get(session, record.survivor_id)
+    assert merged is not None and survivor is not None
+    moved = {k: v for k, v in record.moved.items() if k != "filled_fields"}
+    repo.restore_owned_rows(session, moved, record.merged_id)
+    for name in record.moved.get("filled_fields", []):
+        if getattr(survivor, name) == getattr(merged, name):
+            setattr(survivor, name, None if name != "gender" else "unknown")
+    merged.merged_into_id = None
+    record.undone_at = utcnow()
+    record.undone_by = actor
+    repo.add_block(session, record.survivor_id, record.merged_id)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="customer.unmerge",
+        target_type="customer",
+        target_id=record.merged_id,
+        data={"merge_id": merge_id, "survivor_id": record.survivor_id},
+    )
+    return record
+
+
+def merges_of(session: Session, customer_id: int) -> list[CustomerMerge]:
+    return repo.merges_of(session, customer_id)
+
+
+# -- reads and edits --------------------------------------------------------------------------
+
+
+def get(session: Session, customer_id: int, *, follow_merge: bool = True) -> Customer:
+    customer = repo.get(session, customer_id)
+    seen = set()
+    while customer is not None and follow_merge and customer.merged_into_id is not None:
+        if customer.id in seen:
+            break
+        seen.add(customer.id)
+        customer = repo.get(session, customer.merged_into_id)
+    if customer is None:
+        raise CustomerNotFound(f"customer {customer_id} not found", data={"id": customer_id})
+    return customer
+
+
+def refresh_stats(session: Session, customer_ids: Sequence[int], reporting_currency: str) -> None:
+    """Recompute the denormalised order count, spend and last order time used by list filters."""
+    from patron.commerce import service as commerce
+
+    repo.set_stats(session, commerce.customer_totals(session, sorted(customer_ids), reporting_currency))
+
+
+def record_events(session: Session, rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Store tracking events once per event id; a re-sent id is 'unchanged'."""
+    return repo.insert_events(session, rows)
+
+
+def add_tag(session: Session, customer_id: int, name: str, *, actor: str) -> None:
+    get(session, customer_id, follow_merge=False)
+    ids = repo.tag_ids(session, [name.strip()])
+    repo.add_customer_tags(session, {(customer_id, ids[name.strip()])}, source="manual")
+
+
+def remove_tag(session: Session, customer_id: int, name: str) -> bool:
+    ids = repo.tag_ids(session, [name])
+    return repo.remove_customer_tag(session, customer_id, ids[name]) > 0
+
+
+def age(birthday: date | None, today: date) -> int | None:
+    if birthday is None:
+        return None
+    return today.year - birthday.year - ((today.month, today.day) < (birthday.month, birthday.day))
+
+
+# -- search and the 360 view ------------------------------------------------------------------
+
+SearchFilter = repo.SearchFilter
+
+
+def search(
+    session: Session, f: SearchFilter, *, offset: int, limit: int, reporting_currency: str, pii: bool
+) -> tuple[list[CustomerSummary], int]:
+    """Find customers by name prefix, id, or any identity (phone and email are normalised first,
+    so '138 1234 5678' finds '+8613812345678')."""
+    if f.q:
+        f = _with_identity_values(f)
+    rows, total = repo.search(session, f, offset, limit)
+    shops = _shop_codes(session)
+    return [_summary(c, shops, reporting_currency, pii) for c in rows], total
+
+
+def _with_identity_values(f: SearchFilter) -> SearchFilter:
+    from dataclasses import replace
+
+    from patron.core.parsing import normalize_email, normalize_phone
+
+    q = (f.q or "").strip()
+    values: list[str] = []
+    for fn in (lambda v: normalize_phone(v).e164, normalize_email):
+        try:
+            value = fn(q)
+        except ValueError:
+            continue
+        if value:
+            values.append(value)
+    return replace(f, q=q, identity_values=tuple(values))
+
+
+def _shop_codes(session: Session) -> dict[int, str]:
+    from patron.commerce import service as commerce
+
+    return {s.id: s.code for s in commerce.list_shops(session)}
+
+
+def _summary(c: Customer, shops: dict[int, str], currency: str, pii: bool) -> CustomerSummary:
+    return CustomerSummary(
+        id=c.id, name=c.name, gender=c.gender, birthday=c.birthday,
+        phone=c.phone if pii else mask_phone(c.phone), email=c.email if pii else mask_email(c.email),
+        country=c.country, province=c.province, city=c.city, district=c.district,
+        address=c.address if pii else None, signup_at=c.signup_at,
+        source_shop=shops.get(c.source_shop_id) if c.source_shop_id else None,
+        orders_count=c.orders_count, spent_minor=c.spent_minor, spent_currency=currency,
+        last_order_at=c.last_order_at,
+    )
+
+
+def profile_360(
+    session: Session, customer_id: int, *, reporting_currency: str, pii: bool, limit: int = 50
+) -> Customer360:
+    from patron.commerce import service as commerce
+
+    customer = get(session, customer_id)
+    shops = _shop_codes(session)
+    identities = [
+        IdentityOut(kind=i.kind, namespace=i.namespace, strong=i.strong,
+                    value=i.value if pii else mask_identity(i.kind, i.value))
+        for i in repo.identities_of(session, customer.id)
+    ]
+    orders = [
+        OrderOut(
+            id=v.order.id, shop=shops.get(v.order.shop_id, "?"), external_id=v.order.external_id,
+            status=v.order.status, raw_status=v.order.raw_status, currency=v.order.currency,
+            total_minor=v.order.total_minor, discount_minor=v.order.discount_minor,
+            shipping_minor=v.order.shipping_minor, coupon_code=v.order.coupon_code,
+            placed_at=v.order.placed_at, paid_at=v.order.paid_at, shipped_at=v.order.shipped_at,
+            delivered_at=v.order.delivered_at,
+            lines=[LineOut(sku=ln.sku, title=ln.title, quantity=ln.quantity,
+                           unit_price_minor=ln.unit_price_minor, total_minor=ln.total_minor) for ln in v.lines],
+        )
+        for v in commerce.orders_with_lines(session, customer.id, limit)
+    ]
+    refunds = [
+        RefundOut(id=r.id, shop=shops.get(r.shop_id, "?"), external_id=r.external_id, order_id=r.order_id,
+                  type=r.type, status=r.status, reason=r.reason, amount_minor=r.amount_minor,
+                  currency=r.currency, requested_at=r.requested_at, completed_at=r.completed_at)
+        for r in commerce.refunds_of(session, customer.id, limit)
+    ]
+    events = [EventOut(event_id=e.event_id, type=e.type, occurred_at=e.occurred_at, properties=e.properties)
+              for e in repo.events_of(session, customer.id, limit)]
+    merges = [MergeOut(id=m.id, survivor_id=m.survivor_id, merged_id=m.merged_id, reason=m.reason,
+                       actor=m.actor, created_at=m.created_at, undone_at=m.undone_at)
+              for m in repo.merges_of(session, customer.id)]
+    return Customer360(
+        customer=_summary(customer, shops, reporting_currency, pii),
+        custom=customer.custom or {}, masked=not pii, identities=identities,
+        tags=repo.tags_of(session, customer.id), orders=orders,
+        orders_total=commerce.count_orders_of(session, customer.id), refunds=refunds, events=events,
+        merges=merges, timeline=_timeline(customer, orders, refunds, events, merges),
+    )
+
+
+def _timeline(customer: Customer, orders: list[OrderOut], refunds: list[RefundOut],
+              events: list[EventOut], merges: list[MergeOut]) -> list[TimelineEntry]:
+    entries: list[TimelineEntry] = []
+    if customer.signup_at:
+        entries.append(TimelineEntry(at=customer.signup_at, kind="signup", title="signup"))
+    for o in orders:
+        entries.append(TimelineEntry(at=o.placed_at, kind="order", title=o.external_id,
+                                     detail=f"{o.status} {o.currency} {o.total_minor}", ref=f"order:{o.id}"))
+        if o.delivered_at:
+            entries.append(TimelineEntry(at=o.delivered_at, kind="delivered", title=o.external_id))
+    for r in refunds:
+        at = r.completed_at or r.requested_at
+        if at:
+            entries.append(TimelineEntry(at=at, kind="refund", title=r.external_id,
+                                         detail=f"{r.type} {r.status} {r.currency} {r.amount_minor}"))
+    for e in events:
+        entries.append(TimelineEntry(at=e.occurred_at, kind="event", title=e.type,
+                                     detail=str(e.properties.get("sku") or e.properties.get("query") or "") or None))
+    for m in merges:
+        entries.append(TimelineEntry(at=m.created_at, kind="merge", title=f"#{m.merged_id} → #{m.survivor_id}",
+                                     detail=m.reason, ref=f"merge:{m.id}"))
+    entries.sort(key=lambda t: t.at, reverse=True)
+    return entries

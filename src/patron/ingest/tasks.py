@@ -1,0 +1,324 @@
+"""Running an import: the unit that owns the transactions.
+
+Under the default policy ("keep") every chunk of rows commits on its own together with its
+quarantine rows and the run's checkpoint, so a killed import loses at most one chunk and the
+next run of the same file resumes after the checkpoint. Under "reject" the whole file is one
+transaction that is rolled back if any row is bad. A dry run is a full run rolled back at the
+end, so it reports exactly what a real run would do, including errors that need the database
+(an unknown order), and writes nothing at all.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from patron.commerce import service as commerce
+from patron.core.db import get_engine, session_factory, session_scope
+from patron.core.errors import InvalidInput
+from patron.core.settings import get_settings
+from patron.customers import service as customers
+from patron.ingest import readers, service
+from patron.ingest.records import GROUPED, Context, Parsed, RowError, apply, parse
+from patron.ingest.service import Summary
+
+Progress = Callable[[int, float | None], None]
+MAX_ERRORS_IN_SUMMARY = 1000
+
+
+@dataclass
+class ImportRequest:
+    kind: str
+    path: Path
+    mapping: str | None = None
+    shop: str | None = None
+    policy: str = "keep"
+    dry_run: bool = False
+    encoding: str | None = None
+    actor: str = "cli"
+    display_name: str | None = None
+
+
+class _Chunker:
+    """Feeds parsed rows to ``flush`` in chunks that never split a group (an order's lines)."""
+
+    def __init__(
+        self, kind: str, size: int, flush: Callable[[list[tuple[int, Parsed]], int], None]
+    ) -> None:
+        self.grouped = kind in GROUPED
+        self.size = size
+        self.flush = flush
+        self.items: list[tuple[int, Parsed]] = []
+
+    def add(self, ordinal: int, item: Parsed) -> None:
+        self.items.append((ordinal, item))
+        if len(self.items) >= self.size:
+            self._emit(final=False, next_ordinal=ordinal + 1)
+
+    def finish(self, next_ordinal: int) -> None:
+        self._emit(final=True, next_ordinal=next_ordinal)
+
+    def _emit(self, final: bool, next_ordinal: int) -> None:
+        ready, carry = self.items, []
+        if self.grouped and not final and self.items:
+            last = self.items[-1][1].group
+            cut = len(self.items)
+            while cut > 0 and self.items[cut - 1][1].group == last:
+                cut -= 1
+            if cut > 0:
+                ready, carry = self.items[:cut], self.items[cut:]
+        self.items = carry
+        # Rows before the first carried row are done once ``ready`` commits.
+        checkpoint = carry[0][0] if carry else next_ordinal
+        self.flush(ready, checkpoint)
+
+
+def run_import(
+    req: ImportRequest,
+    *,
+    engine: Engine | None = None,
+    progress: Progress | None = None,
+    on_started: Callable[[int], None] | None = None,
+) -> Summary:
+    """Import one file; ``on_started`` receives the run id once it is committed (web uploads
+    redirect to the run's page and watch it progress)."""
+    engine = engine or get_engine()
+    settings = get_settings()
+    if req.policy not in service.POLICIES:
+        raise InvalidInput(
+            f"unknown error policy {req.policy!r}",
+            code="unknown_policy",
+            data={"allowed": list(service.POLICIES)},
+        )
+    started = time.perf_counter()
+    with session_scope(engine) as s:
+        mapping = service.resolve_mapping(s, req.kind, req.mapping)
+        shops = service.shops_by_code(s)
+        shop = commerce.get_shop(s, req.shop) if req.shop else None
+        catalog = commerce.ProductCatalog(s)
+    sha = readers.file_sha256(req.path)
+    with readers.open_rows(req.path, encoding=req.encoding) as src:
+        service.check_header(mapping, src.columns)
+        rename = mapping.renamer(src.columns)
+        summary = Summary(
+            kind=req.kind,
+            mapping=mapping.name,
+            file=req.display_name or req.path.name,
+            format=src.format,
+            encoding=src.encoding,
+            status="running",
+            dry_run=req.dry_run,
+            policy=req.policy,
+        )
+        ctx = Context(
+            mapping=mapping,
+            shops=shops,
+            shop=shop,
+            actor=req.actor,
+            reporting_currency=settings.reporting_currency,
+            catalog=catalog,
+        )
+        single = req.dry_run or req.policy == "reject"
+        factory = session_factory(engine)
+        if single:
+            session = factory()
+            try:
+                errors = _stream(
+                    src,
+                    rename,
+                    req,
+                    ctx,
+                    summary,
+                    session,
+                    None,
+                    0,
+                    settings.import_chunk_rows,
+                    progress,
+                    started,
+                    single=True,
+                )
+                if req.dry_run or errors:
+                    session.rollback()
+                if req.dry_run:
+                    summary.status = "dry_run"
+                elif errors:
+                    summary.status = "rejected"
+                    summary.inserted = summary.updated = summary.unchanged = 0
+                    _record_single(factory, req, summary, sha, shop, errors)
+                else:
+                    summary.status = "completed"
+                    _record_single(factory, req, summary, sha, shop, [], session)
+                    session.commit()
+            finally:
+                session.close()
+        else:
+            with session_scope(engine) as s:
+                run = service.start_run(s, summary, sha, shop.code if shop else None, req.actor)
+                run_id, skip = run.id, run.checkpoint_row
+                summary.run_id = run_id
+                summary.resumed_from = run.resumed_from
+                summary.resumed_after_row = skip
+                for name in ("rows_read", "inserted", "updated", "unchanged", "quarantined"):
+                    setattr(summary, name, getattr(run, name))
+            if on_started is not None:
+                on_started(run_id)
+            try:
+                _stream(
+                    src,
+                    rename,
+                    req,
+                    ctx,
+                    summary,
+                    None,
+                    factory,
+                    skip,
+                    settings.import_chunk_rows,
+                    progress,
+                    started,
+                    single=False,
+                )
+            except Exception as exc:
+                summary.status = "failed"
+                with session_scope(engine) as s:
+                    service.finish_run(s, run_id, summary, error=f"{type(exc).__name__}: {exc}")
+                raise
+            summary.status = "completed"
+            with session_scope(engine) as s:
+                service.finish_run(s, run_id, summary)
+    summary.duration_s = round(time.perf_counter() - started, 3)
+    summary.rows_per_s = (
+        round(summary.rows_read / summary.duration_s, 1) if summary.duration_s else 0.0
+    )
+    return summary
+
+
+def _record_single(
+    factory: Callable[[], Session],
+    req: ImportRequest,
+    summary: Summary,
+    sha: str,
+    shop: Any,
+    errors: list[RowError],
+    session: Session | None = None,
+) -> None:
+    """Write the run record of a single-transaction import (with its quarantine when rejected)."""
+    own = session is None
+    s = session or factory()
+    try:
+        run = service.start_run(s, summary, sha, shop.code if shop else None, req.actor)
+        summary.run_id = run.id
+        service.quarantine(
+            s, run.id, errors, {e.row: _raw for e, _raw in getattr(summary, "_raws", [])}
+        )
+        service.finish_run(s, run.id, summary)
+        if own:
+            s.commit()
+    finally:
+        if own:
+            s.close()
+
+
+def _stream(
+    src: readers.RowSource,
+    rename: Callable[[dict[str, Any]], dict[str, Any]],
+    req: ImportRequest,
+    ctx: Context,
+    summary: Summary,
+    session: Session | None,
+    factory: Callable[[], Session] | None,
+    skip: int,
+    chunk_rows: int,
+    progress: Progress | None,
+    started: float,
+    *,
+    single: bool,
+) -> list[RowError]:
+    """Read, parse and apply every row; returns the errors (all of them under ``single``)."""
+    pending: list[tuple[int, RowError]] = []
+    raws: dict[int, dict[str, Any]] = {}
+    all_errors: list[RowError] = []
+    all_raws: list[tuple[RowError, dict[str, Any]]] = []
+
+    def flush(ready: list[tuple[int, Parsed]], checkpoint: int) -> None:
+        nonlocal pending
+        s = session if session is not None else factory()  # type: ignore[misc]
+        try:
+            outcomes = apply(req.kind, s, [p for _, p in ready], ctx) if ready else []
+            errors = [e for o, e in pending if o < checkpoint]
+            pending = [(o, e) for o, e in pending if o >= checkpoint]
+            for outcome in outcomes:
+                if isinstance(outcome, RowError):
+                    errors.append(outcome)
+                else:
+                    setattr(summary, outcome, getattr(summary, outcome) + 1)
+            if ctx.touched_customers:
+                customers.refresh_stats(s, sorted(ctx.touched_customers), ctx.reporting_currency)
+                ctx.touched_customers.clear()
+            bad_rows = {e.row for e in errors}
+            summary.quarantined += len(bad_rows)
+            summary.rows_read = checkpoint
+            for code in (e.code for e in errors):
+                summary.quarantined_by_code[code] = summary.quarantined_by_code.get(code, 0) + 1
+            if single:
+                all_errors.extend(errors)
+                all_raws.extend((e, raws.get(e.row, {})) for e in errors)
+            else:
+                service.quarantine(s, summary.run_id or 0, errors, raws)
+                service.save_progress(s, summary.run_id or 0, summary, checkpoint, src.fraction_done())
+                s.commit()
+            for row in bad_rows:
+                raws.pop(row, None)
+            for o, p in ready:
+                raws.pop(p.row, None)
+        except BaseException:
+            if session is None:
+                s.rollback()
+            raise
+        finally:
+            if session is None:
+                s.close()
+        if progress is not None:
+            progress(summary.rows_read, src.fraction_done())
+
+    chunker = _Chunker(req.kind, chunk_rows, flush)
+    ordinal = -1
+    for ordinal, (n, raw) in enumerate(src):
+        canon = rename(raw) if "__error__" not in raw else raw
+        if ordinal < skip:
+            continue
+        if "__error__" in raw:
+            code, _, message = str(raw["__error__"]).partition(":")
+            pending.append(
+                (ordinal, RowError(n, None, code.strip(), message.strip() or code, None))
+            )
+            raws[n] = raw
+            continue
+        parsed, errors = parse(req.kind, n, canon, ctx)
+        if errors:
+            pending.extend((ordinal, e) for e in errors)
+            raws[n] = raw
+            continue
+        assert parsed is not None
+        raws[n] = raw
+        chunker.add(ordinal, parsed)
+    chunker.finish(ordinal + 1)
+    summary.quarantined_by_code = dict(sorted(summary.quarantined_by_code.items()))
+    if single:
+        summary.errors = [
+            {
+                "row": e.row,
+                "column": e.column,
+                "code": e.code,
+                "message": e.message,
+                "value": e.value,
+            }
+            for e in all_errors[:MAX_ERRORS_IN_SUMMARY]
+        ]
+        summary._raws = all_raws  # type: ignore[attr-defined]
+    return all_errors

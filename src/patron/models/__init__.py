@@ -1,0 +1,61 @@
+"""All ORM tables; importing this package registers every table on ``Base.metadata``."""
+
+from patron.models.audit import AuditEntry
+from patron.models.customer import (
+    Customer,
+    CustomerMerge,
+    CustomerTag,
+    Gender,
+    Identity,
+    IdentityKind,
+    MergeBlock,
+    Tag,
+    TagGroup,
+)
+from patron.models.event import TrackingEvent
+from patron.models.ingest import ImportRun, ImportStatus, QuarantineRow, QuarantineStatus, SavedMapping
+from patron.models.order import (
+    FxRate,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Refund,
+    RefundStatus,
+    RefundType,
+)
+from patron.models.product import Category, Product
+from patron.models.shop import Platform, Shop
+from patron.models.user import ApiKey, Role, User
+
+__all__ = [
+    "ApiKey",
+    "AuditEntry",
+    "Category",
+    "Customer",
+    "CustomerMerge",
+    "CustomerTag",
+    "FxRate",
+    "Gender",
+    "Identity",
+    "IdentityKind",
+    "MergeBlock",
+    "ImportRun",
+    "ImportStatus",
+    "Order",
+    "OrderLine",
+    "OrderStatus",
+    "Platform",
+    "Product",
+    "QuarantineRow",
+    "QuarantineStatus",
+    "Refund",
+    "RefundStatus",
+    "RefundType",
+    "Role",
+    "SavedMapping",
+    "Shop",
+    "Tag",
+    "TagGroup",
+    "TrackingEvent",
+    "User",
+]

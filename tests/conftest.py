@@ -1,0 +1,153 @@
+"""Test fixtures: every storage test runs on SQLite and on PostgreSQL.
+
+PostgreSQL is this machine's server (``PATRON_TEST_PG``, default 127.0.0.1:5432, trust auth);
+each xdist worker gets its own database. Without a server the PostgreSQL half is skipped with a
+message, except in CI (``CI=true``) where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from patron.core.db import Base, make_engine
+from patron.core.migrate import upgrade
+
+PG_ADMIN_URL = os.environ.get("PATRON_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+BACKENDS = ("sqlite", "postgresql")
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    from patron.core import settings
+
+    var = tmp_path_factory.mktemp("var")
+    os.environ["PATRON_VAR_DIR"] = str(var)
+    os.environ["PATRON_DATABASE_URL"] = f"sqlite:///{var / 'unused.db'}"
+    os.environ["PATRON_IMPORT_CHUNK_ROWS"] = "100"
+    settings.get_settings.cache_clear()
+    yield
+    settings.get_settings.cache_clear()
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _pg_engine() -> Engine:
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"patron_test_{_worker()}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI but not reachable at {PG_ADMIN_URL}: {exc}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL} ({exc}); set PATRON_TEST_PG to run these")
+    finally:
+        admin.dispose()
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    return make_engine(url)
+
+
+_engines: dict[str, Engine] = {}
+
+
+def backend_engine(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    if backend not in _engines:
+        if backend == "sqlite":
+            path = tmp_path_factory.mktemp("sqlite") / "patron.db"
+            engine = make_engine(f"sqlite:///{path}")
+        else:
+            engine = _pg_engine()
+        upgrade(engine)
+        _engines[backend] = engine
+    return _engines[backend]
+
+
+def wipe(engine: Engine) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))
+            conn.execute(text("DELETE FROM sqlite_sequence")) if _has_sequence(conn) else None
+
+
+def _has_sequence(conn: object) -> bool:
+    return bool(
+        conn.execute(text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first()  # type: ignore[attr-defined]
+    )
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A migrated, empty database; wiped after the test (tests may commit freely)."""
+    eng = backend_engine(request.param, tmp_path_factory)
+    wipe(eng)
+    yield eng
+    wipe(eng)
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[object]:
+    from patron.core.db import session_factory
+
+    s = session_factory(engine)()
+    try:
+        yield s
+    finally:
+        s.rollback()
+        s.close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    for eng in _engines.values():
+        eng.dispose()
+
+
+# -- helpers shared by the storage tests ---------------------------------------------------------
+
+
+@pytest.fixture
+def shops(engine: Engine) -> dict[str, object]:
+    """Four shops like the demo's: own site and WeChat (CNY), Tmall (CNY), Shopify (USD)."""
+    from patron.commerce import service as commerce
+    from patron.core.db import session_scope
+
+    specs = [
+        ("site", "Own site", "own_site", "CNY", "Asia/Shanghai"),
+        ("wechat", "WeChat mini-program", "wechat_mini", "CNY", "Asia/Shanghai"),
+        ("tmall", "Tmall flagship", "taobao", "CNY", "Asia/Shanghai"),
+        ("shopify", "Shopify US", "shopify", "USD", "America/New_York"),
+    ]
+    out: dict[str, object] = {}
+    with session_scope(engine) as s:
+        for code, name, platform, currency, tz in specs:
+            out[code] = commerce.create_shop(s, code=code, name=name, platform=platform, currency=currency, timezone=tz)
+    return out
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[object]], encoding: str = "utf-8", newline: str = "\n") -> Path:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator=newline)
+    writer.writerow(header)
+    writer.writerows(rows)
+    path.write_bytes(buf.getvalue().encode(encoding))
+    return path
+
+
+def table_rows(engine: Engine, sql: str) -> list[tuple[object, ...]]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql))]
