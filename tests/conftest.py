@@ -35,18 +35,19 @@ def _settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     settings.get_settings.cache_clear()
 
 
-def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+def _db_name() -> str:
+    """One database per test process, so parallel workers and parallel runs never collide."""
+    return f"patron_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
 
 
 def _pg_engine() -> Engine:
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"patron_test_{_worker()}"
+    name = _db_name()
     try:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL is required in CI but not reachable at {PG_ADMIN_URL}: {exc}")
         pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL} ({exc}); set PATRON_TEST_PG to run these")
@@ -112,6 +113,11 @@ def session(engine: Engine) -> Iterator[object]:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for eng in _engines.values():
         eng.dispose()
+    if "postgresql" in _engines:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{_db_name()}" WITH (FORCE)'))
+        admin.dispose()
 
 
 # -- helpers shared by the storage tests ---------------------------------------------------------
@@ -132,11 +138,19 @@ def shops(engine: Engine) -> dict[str, object]:
     out: dict[str, object] = {}
     with session_scope(engine) as s:
         for code, name, platform, currency, tz in specs:
-            out[code] = commerce.create_shop(s, code=code, name=name, platform=platform, currency=currency, timezone=tz)
+            out[code] = commerce.create_shop(
+                s, code=code, name=name, platform=platform, currency=currency, timezone=tz
+            )
     return out
 
 
-def write_csv(path: Path, header: list[str], rows: list[list[object]], encoding: str = "utf-8", newline: str = "\n") -> Path:
+def write_csv(
+    path: Path,
+    header: list[str],
+    rows: list[list[object]],
+    encoding: str = "utf-8",
+    newline: str = "\n",
+) -> Path:
     import csv
     import io
 

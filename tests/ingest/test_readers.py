@@ -200,9 +200,9 @@ def test_csv_utf8_bom_header_is_clean(tmp_path: Path) -> None:
 
 def test_csv_utf8_bom_with_explicit_utf8_encoding(tmp_path: Path) -> None:
     path = tmp_path / "customers.csv"
-    path.write_bytes("\ufeffphone,name\n1,a\n".encode())
+    path.write_bytes('\ufeff"phone",name\n1,a\n'.encode())
     src, rows = read_all(path, encoding="UTF8")
-    assert src.encoding == "utf-8"
+    assert src.encoding == "utf-8-sig"
     assert src.columns == ["phone", "name"]
     assert rows == [(2, {"phone": "1", "name": "a"})]
 

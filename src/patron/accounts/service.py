@@ -58,14 +58,22 @@ def principal_for(user: User, scopes: frozenset[str] | None = None) -> Principal
     return Principal(user.id, user.name, user.role, allowed if scopes is None else allowed & scopes)
 
 
-def create_user(session: Session, *, email: str, name: str, password: str, role: str, locale: str = "en") -> User:
+def create_user(
+    session: Session, *, email: str, name: str, password: str, role: str, locale: str = "en"
+) -> User:
     if role not in PERMISSIONS:
         raise InvalidInput(f"unknown role {role!r}", code="unknown_role", data={"allowed": list(PERMISSIONS)})
     if len(password) < 8:
         raise InvalidInput("a password needs at least 8 characters", code="weak_password")
     if repo.by_email(session, email) is not None:
         raise Conflict(f"a user with email {email} exists already", code="user_exists")
-    user = User(email=email.strip().lower(), name=name, password_hash=_hasher.hash(password), role=role, locale=locale)
+    user = User(
+        email=email.strip().lower(),
+        name=name,
+        password_hash=_hasher.hash(password),
+        role=role,
+        locale=locale,
+    )
     repo.add(session, user)
     return user
 
@@ -99,9 +107,16 @@ def create_api_key(session: Session, user: User, name: str, scopes: list[str]) -
     """Returns the key once (``ptn_<prefix>_<secret>``); only its hash is stored."""
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown:
-        raise InvalidInput(f"unknown scope(s): {', '.join(unknown)}", code="unknown_scope", data={"allowed": list(SCOPES)})
+        raise InvalidInput(
+            f"unknown scope(s): {', '.join(unknown)}",
+            code="unknown_scope",
+            data={"allowed": list(SCOPES)},
+        )
     prefix, secret = secrets.token_hex(4), secrets.token_urlsafe(32)
-    repo.add(session, ApiKey(user_id=user.id, name=name, prefix=prefix, key_hash=_key_hash(secret), scopes=scopes))
+    repo.add(
+        session,
+        ApiKey(user_id=user.id, name=name, prefix=prefix, key_hash=_key_hash(secret), scopes=scopes),
+    )
     return f"ptn_{prefix}_{secret}"
 
 
@@ -110,7 +125,11 @@ def principal_from_key(session: Session, token: str) -> Principal:
     if len(parts) != 3 or parts[0] != "ptn":
         raise NotAuthenticated("malformed API key", code="bad_api_key")
     key = repo.key_by_prefix(session, parts[1])
-    if key is None or key.revoked_at is not None or not hmac.compare_digest(key.key_hash, _key_hash(parts[2])):
+    if (
+        key is None
+        or key.revoked_at is not None
+        or not hmac.compare_digest(key.key_hash, _key_hash(parts[2]))
+    ):
         raise NotAuthenticated("unknown or revoked API key", code="bad_api_key")
     user = get_user(session, key.user_id)
     if user is None:

@@ -33,8 +33,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.settings = settings
     app.state.engine = engine or get_engine(settings.resolved_database_url())
-    app.add_middleware(SessionMiddleware, secret_key=settings.resolved_secret_key(), session_cookie="patron_session",
-                       same_site="lax", https_only=False, max_age=12 * 3600)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.resolved_secret_key(),
+        session_cookie="patron_session",
+        same_site="lax",
+        https_only=False,
+        max_age=12 * 3600,
+    )
     errors.install(app)
     app.include_router(customers_router)
     app.include_router(imports_router)

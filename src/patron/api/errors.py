@@ -23,7 +23,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         return JSONResponse(
-            {"error": "validation_error", "detail": "the request is not valid",
-             "data": {"errors": [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]}},
+            {
+                "error": "validation_error",
+                "detail": "the request is not valid",
+                "data": {"errors": [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]},
+            },
             status_code=422,
         )

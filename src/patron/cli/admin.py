@@ -35,16 +35,35 @@ def db_upgrade() -> None:
 def shops_add(
     code: str,
     name: str,
-    platform: Annotated[str, typer.Option(help="own_site, taobao, tmall, jd, pinduoduo, douyin, wechat_mini, shopify, woocommerce, other")],
+    platform: Annotated[
+        str,
+        typer.Option(
+            help="own_site, taobao, tmall, jd, pinduoduo, douyin, wechat_mini, shopify, woocommerce, other"
+        ),
+    ],
     currency: str = "CNY",
     timezone: str = "Asia/Shanghai",
     name_zh: str | None = None,
 ) -> None:
     """Add a shop."""
     with session_scope() as s:
-        shop = commerce.create_shop(s, code=code, name=name, platform=platform, currency=currency,
-                                    timezone=timezone, name_zh=name_zh)
-        audit.record(s, actor="cli", action="shop.create", target_type="shop", target_id=shop.id, data={"code": code})
+        shop = commerce.create_shop(
+            s,
+            code=code,
+            name=name,
+            platform=platform,
+            currency=currency,
+            timezone=timezone,
+            name_zh=name_zh,
+        )
+        audit.record(
+            s,
+            actor="cli",
+            action="shop.create",
+            target_type="shop",
+            target_id=shop.id,
+            data={"code": code},
+        )
     console.print(f"shop {code} created")
 
 
@@ -71,7 +90,14 @@ def users_add(
     """Create a back-office user."""
     with session_scope() as s:
         user = accounts.create_user(s, email=email, name=name, password=password, role=role, locale=locale)
-        audit.record(s, actor="cli", action="user.create", target_type="user", target_id=user.id, data={"role": role})
+        audit.record(
+            s,
+            actor="cli",
+            action="user.create",
+            target_type="user",
+            target_id=user.id,
+            data={"role": role},
+        )
     console.print(f"user {email} ({role}) created")
 
 
@@ -86,7 +112,14 @@ def users_api_key(email: str, name: str, scope: Annotated[list[str], typer.Optio
         if user is None:
             raise NotFound(f"no user {email}", code="user_not_found")
         key = accounts.create_api_key(s, user, name, scope)
-        audit.record(s, actor="cli", action="api_key.create", target_type="user", target_id=user.id, data={"scopes": scope})
+        audit.record(
+            s,
+            actor="cli",
+            action="api_key.create",
+            target_type="user",
+            target_id=user.id,
+            data={"scopes": scope},
+        )
     console.print(key)
 
 

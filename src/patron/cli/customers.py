@@ -28,15 +28,27 @@ def list_customers(
     """Search customers."""
     settings = get_settings()
     with session_scope() as s:
-        rows, total = service.search(s, service.SearchFilter(q=q, tag=tag, min_orders=min_orders), offset=0,
-                                     limit=limit, reporting_currency=settings.reporting_currency, pii=True)
+        rows, total = service.search(
+            s,
+            service.SearchFilter(q=q, tag=tag, min_orders=min_orders),
+            offset=0,
+            limit=limit,
+            reporting_currency=settings.reporting_currency,
+            pii=True,
+        )
     if as_json:
         print_json({"total": total, "items": [r.model_dump(mode="json") for r in rows]})
         return
     table = Table("id", "name", "phone", "email", "orders", "spent", title=f"{total:,} customers")
     for r in rows:
-        table.add_row(str(r.id), r.name or "", r.phone or "", r.email or "", str(r.orders_count),
-                      format_minor(r.spent_minor, r.spent_currency))
+        table.add_row(
+            str(r.id),
+            r.name or "",
+            r.phone or "",
+            r.email or "",
+            str(r.orders_count),
+            format_minor(r.spent_minor, r.spent_currency),
+        )
     console.print(table)
 
 
@@ -52,18 +64,30 @@ def show(customer_id: int, as_json: Annotated[bool, typer.Option("--json")] = Fa
         return
     c = view.customer
     console.rule(f"#{c.id} {c.name or ''}")
-    console.print(f"phone {c.phone or '—'}   email {c.email or '—'}   gender {c.gender}   birthday {c.birthday or '—'}")
+    console.print(
+        f"phone {c.phone or '—'}   email {c.email or '—'}   gender {c.gender}   birthday {c.birthday or '—'}"
+    )
     console.print(f"address {' '.join(p for p in (c.province, c.city, c.district, c.address) if p) or '—'}")
-    console.print(f"orders {c.orders_count}   spent {format_minor(c.spent_minor, c.spent_currency)} {c.spent_currency}"
-                  f"   last order {c.last_order_at or '—'}   tags {', '.join(view.tags) or '—'}")
+    console.print(
+        f"orders {c.orders_count}   spent {format_minor(c.spent_minor, c.spent_currency)} {c.spent_currency}"
+        f"   last order {c.last_order_at or '—'}   tags {', '.join(view.tags) or '—'}"
+    )
     ids = Table("kind", "namespace", "value", "strong", title="identities")
     for i in view.identities:
         ids.add_row(i.kind, i.namespace, i.value, "yes" if i.strong else "no")
     console.print(ids)
-    orders = Table("order", "shop", "status", "total", "placed", "lines", title=f"orders ({view.orders_total})")
+    orders = Table(
+        "order", "shop", "status", "total", "placed", "lines", title=f"orders ({view.orders_total})"
+    )
     for o in view.orders:
-        orders.add_row(o.external_id, o.shop, o.status, f"{format_minor(o.total_minor, o.currency)} {o.currency}",
-                       str(o.placed_at), "; ".join(f"{ln.sku} ×{ln.quantity}" for ln in o.lines))
+        orders.add_row(
+            o.external_id,
+            o.shop,
+            o.status,
+            f"{format_minor(o.total_minor, o.currency)} {o.currency}",
+            str(o.placed_at),
+            "; ".join(f"{ln.sku} ×{ln.quantity}" for ln in o.lines),
+        )
     console.print(orders)
     timeline = Table("when", "what", "detail", title="timeline")
     for t in view.timeline[:30]:
@@ -86,7 +110,9 @@ def unmerge(merge_id: int) -> None:
     """Undo a merge exactly; the pair is never merged automatically again."""
     with session_scope() as s:
         record = service.unmerge(s, merge_id, actor="cli")
-        console.print(f"undid merge {merge_id}: #{record.merged_id} is separate from #{record.survivor_id} again")
+        console.print(
+            f"undid merge {merge_id}: #{record.merged_id} is separate from #{record.survivor_id} again"
+        )
 
 
 @app.command("tag")

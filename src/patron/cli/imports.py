@@ -22,22 +22,41 @@ app = typer.Typer(help="Import history, quarantine and mappings.", no_args_is_he
 def import_command(
     kind: Annotated[str, typer.Argument(help=f"one of: {', '.join(KINDS)}")],
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
-    mapping: Annotated[str | None, typer.Option(help="column mapping (see `patron imports mappings`)")] = None,
+    mapping: Annotated[
+        str | None, typer.Option(help="column mapping (see `patron imports mappings`)")
+    ] = None,
     shop: Annotated[str | None, typer.Option(help="shop code the file belongs to")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="report every error, write nothing")] = False,
-    policy: Annotated[str, typer.Option(help="keep: import good rows, quarantine bad ones; reject: all or nothing")] = "keep",
+    policy: Annotated[
+        str,
+        typer.Option(help="keep: import good rows, quarantine bad ones; reject: all or nothing"),
+    ] = "keep",
     encoding: Annotated[str | None, typer.Option(help="override the detected text encoding")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print a machine-readable summary")] = False,
 ) -> None:
     """Import orders, order_items, customers, products, refunds or events from CSV/XLSX/JSONL/Parquet."""
-    req = ImportRequest(kind=kind, path=path, mapping=mapping, shop=shop, policy=policy, dry_run=dry_run,
-                        encoding=encoding, actor="cli")
+    req = ImportRequest(
+        kind=kind,
+        path=path,
+        mapping=mapping,
+        shop=shop,
+        policy=policy,
+        dry_run=dry_run,
+        encoding=encoding,
+        actor="cli",
+    )
     if as_json:
         summary = run_import(req)
         print_json(summary.to_dict())
     else:
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[rows]:,} rows"),
-                      TimeElapsedColumn(), console=console, transient=True) as bar:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[rows]:,} rows"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
             task = bar.add_task(f"{kind} ← {path.name}", total=1.0, rows=0)
 
             def progress(rows: int, fraction: float | None) -> None:
@@ -52,10 +71,15 @@ def import_command(
 def _print_summary(s: service.Summary) -> None:
     table = Table(title=f"{s.kind} import: {s.status}", show_header=False)
     for label, value in (
-        ("file", f"{s.file} ({s.format}, {s.encoding or 'binary'})"), ("mapping", s.mapping),
-        ("run", s.run_id if s.run_id is not None else "— (dry run)"), ("rows read", f"{s.rows_read:,}"),
-        ("inserted", f"{s.inserted:,}"), ("updated", f"{s.updated:,}"), ("unchanged", f"{s.unchanged:,}"),
-        ("quarantined rows", f"{s.quarantined:,}"), ("duration", f"{s.duration_s:.2f} s ({s.rows_per_s:,.0f} rows/s)"),
+        ("file", f"{s.file} ({s.format}, {s.encoding or 'binary'})"),
+        ("mapping", s.mapping),
+        ("run", s.run_id if s.run_id is not None else "— (dry run)"),
+        ("rows read", f"{s.rows_read:,}"),
+        ("inserted", f"{s.inserted:,}"),
+        ("updated", f"{s.updated:,}"),
+        ("unchanged", f"{s.unchanged:,}"),
+        ("quarantined rows", f"{s.quarantined:,}"),
+        ("duration", f"{s.duration_s:.2f} s ({s.rows_per_s:,.0f} rows/s)"),
     ):
         table.add_row(label, str(value))
     if s.resumed_from:
@@ -75,35 +99,80 @@ def list_runs(limit: int = 20, as_json: Annotated[bool, typer.Option("--json")] 
     """Recent imports."""
     with session_scope() as s:
         runs, _ = service.list_runs(s, 0, limit)
-        rows = [{"id": r.id, "kind": r.kind, "file": r.filename, "status": r.status, "rows": r.rows_read,
-                 "inserted": r.inserted, "updated": r.updated, "quarantined": r.quarantined,
-                 "started_at": r.started_at} for r in runs]
+        rows = [
+            {
+                "id": r.id,
+                "kind": r.kind,
+                "file": r.filename,
+                "status": r.status,
+                "rows": r.rows_read,
+                "inserted": r.inserted,
+                "updated": r.updated,
+                "quarantined": r.quarantined,
+                "started_at": r.started_at,
+            }
+            for r in runs
+        ]
     if as_json:
         print_json(rows)
         return
     table = Table("id", "kind", "file", "status", "rows", "inserted", "updated", "quarantined", "started")
     for r in rows:
-        table.add_row(*(str(r[k]) for k in ("id", "kind", "file", "status", "rows", "inserted", "updated",
-                                            "quarantined", "started_at")))
+        table.add_row(
+            *(
+                str(r[k])
+                for k in (
+                    "id",
+                    "kind",
+                    "file",
+                    "status",
+                    "rows",
+                    "inserted",
+                    "updated",
+                    "quarantined",
+                    "started_at",
+                )
+            )
+        )
     console.print(table)
 
 
 @app.command("quarantine")
 @handle_errors
-def quarantine(run_id: int, code: str | None = None, limit: int = 50,
-               as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def quarantine(
+    run_id: int,
+    code: str | None = None,
+    limit: int = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
     """Rows an import rejected, with row, column, code and value."""
     with session_scope() as s:
         service.get_run(s, run_id)
         rows, total = service.quarantine_rows(s, run_id, code, None, 0, limit)
-        data = [{"row": r.row_number, "column": r.column, "code": r.code, "message": r.message,
-                 "value": r.value, "status": r.status} for r in rows]
+        data = [
+            {
+                "row": r.row_number,
+                "column": r.column,
+                "code": r.code,
+                "message": r.message,
+                "value": r.value,
+                "status": r.status,
+            }
+            for r in rows
+        ]
     if as_json:
         print_json({"total": total, "rows": data})
         return
-    table = Table("row", "column", "code", "value", "message", title=f"quarantine of run {run_id}: {total} entries")
+    table = Table(
+        "row",
+        "column",
+        "code",
+        "value",
+        "message",
+        title=f"quarantine of run {run_id}: {total} entries",
+    )
     for r in data:
-        table.add_row(str(r["row"]), r["column"] or "", r["code"], r["value"] or "", r["message"])
+        table.add_row(*(str(r[k] or "") for k in ("row", "column", "code", "value", "message")))
     console.print(table)
 
 

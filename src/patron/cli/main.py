@@ -37,11 +37,20 @@ def generate(
 
     from patron.demo.generator import generate as run
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console,
-                  transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task("generating", total=1.0)
-        manifest = run(out, customers=customers_n, seed=seed,
-                       progress=lambda stage, frac: bar.update(task, description=stage, completed=frac))
+        manifest = run(
+            out,
+            customers=customers_n,
+            seed=seed,
+            progress=lambda stage, frac: bar.update(task, description=stage, completed=frac),
+        )
     console.print(f"demo shop with {customers_n:,} customers written to {out} ({len(manifest.files)} files)")
 
 
@@ -65,8 +74,13 @@ def demo(
     upgrade(engine)
     if not (directory / "manifest.json").exists():
         generate(out=directory, customers_n=customers_n, seed=seed)
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[rows]:,} rows"),
-                  TimeElapsedColumn(), console=console) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[rows]:,} rows"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
 
         def progress_for(name: str):  # type: ignore[no-untyped-def]
             task = bar.add_task(f"import {name}", total=1.0, rows=0)
@@ -77,8 +91,10 @@ def demo(
         print_json([s.to_dict() for s in summaries])
     for s in summaries:
         codes = ", ".join(f"{k} {v}" for k, v in s.quarantined_by_code.items())
-        console.print(f"{s.file:28} {s.status:9} {s.rows_read:>9,} rows  +{s.inserted:,} ~{s.updated:,} "
-                      f"={s.unchanged:,}  quarantined {s.quarantined:,} {('(' + codes + ')') if codes else ''}")
+        console.print(
+            f"{s.file:28} {s.status:9} {s.rows_read:>9,} rows  +{s.inserted:,} ~{s.updated:,} "
+            f"={s.unchanged:,}  quarantined {s.quarantined:,} {('(' + codes + ')') if codes else ''}"
+        )
     console.print(f"\n[bold]Log in at http://127.0.0.1:8000 as {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}[/]")
     if serve_after:
         serve()
@@ -92,8 +108,13 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     from patron.core.settings import get_settings
 
     settings = get_settings()
-    uvicorn.run("patron.api.app:create_app", factory=True, host=host or settings.host, port=port or settings.port,
-                log_level="info")
+    uvicorn.run(
+        "patron.api.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+    )
 
 
 if __name__ == "__main__":

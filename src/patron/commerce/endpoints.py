@@ -6,8 +6,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from patron.accounts.dependencies import Auth
-from patron.core.deps import DB
 from patron.commerce import service
+from patron.core.deps import DB
 
 router = APIRouter(prefix="/api/v1", tags=["shops"])
 

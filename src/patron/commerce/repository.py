@@ -33,12 +33,13 @@ def add_shop(session: Session, shop: Shop) -> Shop:
 
 
 def category_ids(session: Session) -> dict[str, int]:
-    return {p: i for p, i in session.execute(select(Category.path, Category.id))}
+    return {r[0]: r[1] for r in session.execute(select(Category.path, Category.id))}
 
 
 def insert_category(session: Session, path: str, name: str, parent_id: int | None) -> int:
     result = session.execute(
-        insert(Category).returning(Category.id), [{"path": path, "name": name, "parent_id": parent_id}]
+        insert(Category).returning(Category.id),
+        [{"path": path, "name": name, "parent_id": parent_id}],
     )
     return int(result.scalar_one())
 
@@ -46,12 +47,19 @@ def insert_category(session: Session, path: str, name: str, parent_id: int | Non
 def product_index(session: Session) -> dict[tuple[str, str], tuple[int, str | None]]:
     """(shop_code, sku) -> (product id, content signature) for every product."""
     rows = session.execute(
-        select(Product.shop_code, Product.sku, Product.id, Product.title, Product.title_en,
-               Product.category_id, Product.brand, Product.price_minor, Product.currency)
+        select(
+            Product.shop_code,
+            Product.sku,
+            Product.id,
+            Product.title,
+            Product.title_en,
+            Product.category_id,
+            Product.brand,
+            Product.price_minor,
+            Product.currency,
+        )
     )
-    return {
-        (r[0], r[1]): (r[2], repr((r[3], r[4], r[5], r[6], r[7], r[8]))) for r in rows
-    }
+    return {(r[0], r[1]): (r[2], repr((r[3], r[4], r[5], r[6], r[7], r[8]))) for r in rows}
 
 
 def insert_products(session: Session, rows: list[dict[str, Any]]) -> list[int]:
@@ -103,9 +111,16 @@ def existing_lines(session: Session, order_ids: Sequence[int]) -> dict[tuple[int
     for part in chunked(list(order_ids)):
         rows = session.execute(
             select(
-                OrderLine.order_id, OrderLine.line_key, OrderLine.id, OrderLine.product_id,
-                OrderLine.sku, OrderLine.title, OrderLine.quantity, OrderLine.unit_price_minor,
-                OrderLine.discount_minor, OrderLine.total_minor,
+                OrderLine.order_id,
+                OrderLine.line_key,
+                OrderLine.id,
+                OrderLine.product_id,
+                OrderLine.sku,
+                OrderLine.title,
+                OrderLine.quantity,
+                OrderLine.unit_price_minor,
+                OrderLine.discount_minor,
+                OrderLine.total_minor,
             ).where(OrderLine.order_id.in_(part))
         )
         for r in rows:
@@ -140,7 +155,9 @@ def set_line_subtotals(session: Session, order_ids: Sequence[int]) -> None:
             session.execute(update(Order), [{"id": oid, "subtotal_minor": int(total)} for oid, total in sums])
 
 
-def order_keys(session: Session, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], tuple[int, int | None, str]]:
+def order_keys(
+    session: Session, keys: Sequence[tuple[int, str]]
+) -> dict[tuple[int, str], tuple[int, int | None, str]]:
     """(shop id, external id) -> (order id, customer id, currency)."""
     out: dict[tuple[int, str], tuple[int, int | None, str]] = {}
     for part in chunked(list(keys), 400):
@@ -154,7 +171,9 @@ def order_keys(session: Session, keys: Sequence[tuple[int, str]]) -> dict[tuple[
     return out
 
 
-def totals_by_customer(session: Session, customer_ids: Sequence[int]) -> list[tuple[int, str, int, int, datetime | None]]:
+def totals_by_customer(
+    session: Session, customer_ids: Sequence[int]
+) -> list[tuple[int, str, int, int, datetime | None]]:
     """(customer id, currency, orders, net paid minor, last order) for valid orders."""
     out: list[tuple[int, str, int, int, datetime | None]] = []
     for part in chunked(list(customer_ids)):
@@ -169,7 +188,7 @@ def totals_by_customer(session: Session, customer_ids: Sequence[int]) -> list[tu
             .where(Order.customer_id.in_(part), Order.status.not_in(CANCELLED))
             .group_by(Order.customer_id, Order.currency)
         )
-        out.extend((r[0], r[1], int(r[2]), int(r[3]), r[4]) for r in rows)
+        out.extend((int(r[0] or 0), r[1], int(r[2]), int(r[3]), r[4]) for r in rows)
     return out
 
 
@@ -178,9 +197,9 @@ def customer_ids_without_orders(session: Session, customer_ids: Sequence[int]) -
     for part in chunked(list(customer_ids)):
         have.update(
             session.scalars(
-                select(Order.customer_id).where(
-                    Order.customer_id.in_(part), Order.status.not_in(CANCELLED)
-                ).distinct()
+                select(Order.customer_id)
+                .where(Order.customer_id.in_(part), Order.status.not_in(CANCELLED))
+                .distinct()
             )
         )
     return set(customer_ids) - have
@@ -189,7 +208,10 @@ def customer_ids_without_orders(session: Session, customer_ids: Sequence[int]) -
 def orders_of(session: Session, customer_id: int, limit: int) -> list[Order]:
     return list(
         session.scalars(
-            select(Order).where(Order.customer_id == customer_id).order_by(Order.placed_at.desc()).limit(limit)
+            select(Order)
+            .where(Order.customer_id == customer_id)
+            .order_by(Order.placed_at.desc())
+            .limit(limit)
         )
     )
 
@@ -217,7 +239,9 @@ def refunds_of(session: Session, customer_id: int, limit: int) -> list[Refund]:
 # -- refunds ----------------------------------------------------------------------------------
 
 
-def existing_refunds(session: Session, shop_id: int, external_ids: Sequence[str]) -> dict[str, tuple[int, datetime, str]]:
+def existing_refunds(
+    session: Session, shop_id: int, external_ids: Sequence[str]
+) -> dict[str, tuple[int, datetime, str]]:
     out: dict[str, tuple[int, datetime, str]] = {}
     for part in chunked(list(external_ids)):
         rows = session.execute(
@@ -251,11 +275,11 @@ def latest_rates(session: Session, quote: str) -> dict[str, str]:
         .subquery()
     )
     rows = session.execute(
-        select(FxRate.currency, FxRate.rate).join(
-            latest, (FxRate.currency == latest.c.currency) & (FxRate.valid_on == latest.c.d)
-        ).where(FxRate.quote == quote)
+        select(FxRate.currency, FxRate.rate)
+        .join(latest, (FxRate.currency == latest.c.currency) & (FxRate.valid_on == latest.c.d))
+        .where(FxRate.quote == quote)
     )
-    return {c: r for c, r in rows}
+    return {r[0]: r[1] for r in rows}
 
 
 def upsert_rate(session: Session, currency: str, quote: str, valid_on: date, rate: str) -> None:

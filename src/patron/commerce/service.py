@@ -65,14 +65,22 @@ def create_shop(
         Platform(platform)
     except ValueError as exc:
         raise InvalidInput(
-            f"unknown platform {platform!r}", code="unknown_platform",
+            f"unknown platform {platform!r}",
+            code="unknown_platform",
             data={"allowed": [p.value for p in Platform]},
         ) from exc
     currency_exponent(currency)
     zone(timezone)
     return repo.add_shop(
         session,
-        Shop(code=code, name=name, name_zh=name_zh, platform=platform, currency=currency.upper(), timezone=timezone),
+        Shop(
+            code=code,
+            name=name,
+            name_zh=name_zh,
+            platform=platform,
+            currency=currency.upper(),
+            timezone=timezone,
+        ),
     )
 
 
@@ -122,8 +130,12 @@ class ProductCatalog:
         for p in items:
             cat = self._category(session, p.category_path) if p.category_path else None
             values = {
-                "title": p.title, "title_en": p.title_en, "category_id": cat, "brand": p.brand,
-                "price_minor": p.price_minor, "currency": p.currency,
+                "title": p.title,
+                "title_en": p.title_en,
+                "category_id": cat,
+                "brand": p.brand,
+                "price_minor": p.price_minor,
+                "currency": p.currency,
             }
             sig = repr((p.title, p.title_en, cat, p.brand, p.price_minor, p.currency))
             key = (p.shop_code, p.sku)
@@ -196,13 +208,26 @@ class OrderInput:
         if total is None:
             total = subtotal - self.discount_minor + self.shipping_minor
         return {
-            "customer_id": self.customer_id, "status": self.status, "raw_status": self.raw_status,
-            "currency": self.currency, "subtotal_minor": subtotal, "discount_minor": self.discount_minor,
-            "shipping_minor": self.shipping_minor, "total_minor": total, "coupon_code": self.coupon_code,
-            "placed_at": self.placed_at, "paid_at": self.paid_at, "shipped_at": self.shipped_at,
-            "delivered_at": self.delivered_at, "province": self.province, "city": self.city,
-            "district": self.district, "address": self.address, "carrier": self.carrier,
-            "tracking_no": self.tracking_no, "source_updated_at": self.source_updated_at,
+            "customer_id": self.customer_id,
+            "status": self.status,
+            "raw_status": self.raw_status,
+            "currency": self.currency,
+            "subtotal_minor": subtotal,
+            "discount_minor": self.discount_minor,
+            "shipping_minor": self.shipping_minor,
+            "total_minor": total,
+            "coupon_code": self.coupon_code,
+            "placed_at": self.placed_at,
+            "paid_at": self.paid_at,
+            "shipped_at": self.shipped_at,
+            "delivered_at": self.delivered_at,
+            "province": self.province,
+            "city": self.city,
+            "district": self.district,
+            "address": self.address,
+            "carrier": self.carrier,
+            "tracking_no": self.tracking_no,
+            "source_updated_at": self.source_updated_at,
         }
 
 
@@ -215,19 +240,37 @@ class UpsertResult:
 
 def _line_values(line: LineInput, product_id: int | None) -> dict[str, Any]:
     return {
-        "product_id": product_id, "sku": line.sku, "title": line.title, "quantity": line.quantity,
-        "unit_price_minor": line.unit_price_minor, "discount_minor": line.discount_minor,
+        "product_id": product_id,
+        "sku": line.sku,
+        "title": line.title,
+        "quantity": line.quantity,
+        "unit_price_minor": line.unit_price_minor,
+        "discount_minor": line.discount_minor,
         "total_minor": line.total_minor,
     }
 
 
 def _line_sig(v: dict[str, Any]) -> str:
-    return repr((v["product_id"], v["sku"], v["title"], v["quantity"], v["unit_price_minor"],
-                 v["discount_minor"], v["total_minor"]))
+    return repr(
+        (
+            v["product_id"],
+            v["sku"],
+            v["title"],
+            v["quantity"],
+            v["unit_price_minor"],
+            v["discount_minor"],
+            v["total_minor"],
+        )
+    )
 
 
 def upsert_orders(
-    session: Session, shop: Shop, orders: Sequence[OrderInput], catalog: ProductCatalog, *, replace_lines: bool = True
+    session: Session,
+    shop: Shop,
+    orders: Sequence[OrderInput],
+    catalog: ProductCatalog,
+    *,
+    replace_lines: bool = True,
 ) -> UpsertResult:
     """Insert new orders, update those whose source is newer and whose content changed.
 
@@ -244,8 +287,10 @@ def upsert_orders(
     now = utcnow()
     for o in orders:
         header = o.header()
-        content = digest(sorted((k, str(v)) for k, v in header.items() if k != "source_updated_at"),
-                         [(ln.line_key, ln.sku, ln.quantity, ln.total_minor) for ln in o.lines])
+        content = digest(
+            sorted((k, str(v)) for k, v in header.items() if k != "source_updated_at"),
+            [(ln.line_key, ln.sku, ln.quantity, ln.total_minor) for ln in o.lines],
+        )
         if o.customer_id is not None:
             customers.add(o.customer_id)
         if o.external_id in existing:
@@ -259,8 +304,16 @@ def upsert_orders(
             outcomes.append(UPDATED)
             line_targets.append((oid, o))
         else:
-            inserts.append({"shop_id": shop.id, "external_id": o.external_id, **header,
-                            "content_hash": content, "created_at": now, "updated_at": now})
+            inserts.append(
+                {
+                    "shop_id": shop.id,
+                    "external_id": o.external_id,
+                    **header,
+                    "content_hash": content,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
             insert_orders.append(o)
             outcomes.append(INSERTED)
     # Old customers of updated orders need their totals refreshed too.
@@ -315,7 +368,9 @@ def upsert_lines(
     return result
 
 
-def find_orders(session: Session, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], tuple[int, int | None, str]]:
+def find_orders(
+    session: Session, keys: Sequence[tuple[int, str]]
+) -> dict[tuple[int, str], tuple[int, int | None, str]]:
     return repo.order_keys(session, keys)
 
 
@@ -350,9 +405,16 @@ def upsert_refunds(session: Session, shop: Shop, refunds: Sequence[RefundInput])
     now = utcnow()
     for r in refunds:
         values = {
-            "order_id": r.order_id, "customer_id": r.customer_id, "sku": r.sku, "type": r.type,
-            "reason": r.reason, "amount_minor": r.amount_minor, "currency": r.currency,
-            "status": r.status, "requested_at": r.requested_at, "completed_at": r.completed_at,
+            "order_id": r.order_id,
+            "customer_id": r.customer_id,
+            "sku": r.sku,
+            "type": r.type,
+            "reason": r.reason,
+            "amount_minor": r.amount_minor,
+            "currency": r.currency,
+            "status": r.status,
+            "requested_at": r.requested_at,
+            "completed_at": r.completed_at,
             "source_updated_at": r.source_updated_at,
         }
         content = digest(sorted((k, str(v)) for k, v in values.items() if k != "source_updated_at"))
@@ -365,8 +427,15 @@ def upsert_refunds(session: Session, shop: Shop, refunds: Sequence[RefundInput])
             existing[r.external_id] = (rid, r.source_updated_at, content)
             outcomes.append(UPDATED)
         else:
-            inserts.append({"shop_id": shop.id, "external_id": r.external_id, **values,
-                            "content_hash": content, "created_at": now})
+            inserts.append(
+                {
+                    "shop_id": shop.id,
+                    "external_id": r.external_id,
+                    **values,
+                    "content_hash": content,
+                    "created_at": now,
+                }
+            )
             existing[r.external_id] = (0, r.source_updated_at, content)
             outcomes.append(INSERTED)
     repo.insert_refunds(session, inserts)
@@ -377,7 +446,9 @@ def upsert_refunds(session: Session, shop: Shop, refunds: Sequence[RefundInput])
 # -- customer totals and reads ----------------------------------------------------------------
 
 
-def customer_totals(session: Session, customer_ids: Sequence[int], reporting_currency: str) -> list[dict[str, Any]]:
+def customer_totals(
+    session: Session, customer_ids: Sequence[int], reporting_currency: str
+) -> list[dict[str, Any]]:
     """Orders count, spend in the reporting currency and last order time per customer.
 
     Amounts in other currencies are converted at the latest stored FX rate; a currency with no

@@ -20,7 +20,9 @@ def list_customers(
     request: Request,
     session: DB,
     who: Auth,
-    q: Annotated[str | None, Query(max_length=200, description="name prefix, id, phone, email or identity")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="name prefix, id, phone, email or identity")
+    ] = None,
     tag: str | None = None,
     shop_id: int | None = None,
     signup_from: datetime | None = None,
@@ -33,20 +35,37 @@ def list_customers(
     per_page: Annotated[int, Query(ge=1, le=200)] = 25,
 ) -> CustomerPage:
     who.require("customers:read")
-    f = service.SearchFilter(q=q or None, tag=tag, shop_id=shop_id, signup_from=signup_from, signup_to=signup_to,
-                             min_orders=min_orders, max_orders=max_orders, min_spent_minor=min_spent_minor,
-                             max_spent_minor=max_spent_minor)
-    items, total = service.search(session, f, offset=(page - 1) * per_page, limit=per_page,
-                                  reporting_currency=request.app.state.settings.reporting_currency,
-                                  pii=who.can("customers:pii"))
+    f = service.SearchFilter(
+        q=q or None,
+        tag=tag,
+        shop_id=shop_id,
+        signup_from=signup_from,
+        signup_to=signup_to,
+        min_orders=min_orders,
+        max_orders=max_orders,
+        min_spent_minor=min_spent_minor,
+        max_spent_minor=max_spent_minor,
+    )
+    items, total = service.search(
+        session,
+        f,
+        offset=(page - 1) * per_page,
+        limit=per_page,
+        reporting_currency=request.app.state.settings.reporting_currency,
+        pii=who.can("customers:pii"),
+    )
     return CustomerPage(items=items, page=page, per_page=per_page, total=total)
 
 
 @router.get("/customers/{customer_id}", response_model=Customer360)
 def get_customer(customer_id: int, request: Request, session: DB, who: Auth) -> Customer360:
     who.require("customers:read")
-    return service.profile_360(session, customer_id, reporting_currency=request.app.state.settings.reporting_currency,
-                               pii=who.can("customers:pii"))
+    return service.profile_360(
+        session,
+        customer_id,
+        reporting_currency=request.app.state.settings.reporting_currency,
+        pii=who.can("customers:pii"),
+    )
 
 
 @router.post("/customers/{customer_id}/tags", status_code=204)
@@ -59,5 +78,12 @@ def add_tag(customer_id: int, body: TagCreate, session: DB, who: Auth) -> None:
 def undo_merge(merge_id: int, session: DB, who: Auth) -> MergeOut:
     who.require("admin")
     m = service.unmerge(session, merge_id, actor=who.actor)
-    return MergeOut(id=m.id, survivor_id=m.survivor_id, merged_id=m.merged_id, reason=m.reason, actor=m.actor,
-                    created_at=m.created_at, undone_at=m.undone_at)
+    return MergeOut(
+        id=m.id,
+        survivor_id=m.survivor_id,
+        merged_id=m.merged_id,
+        reason=m.reason,
+        actor=m.actor,
+        created_at=m.created_at,
+        undone_at=m.undone_at,
+    )

@@ -100,9 +100,7 @@ def _owned_tables() -> list[Any]:
     remembering to register it.
     """
     return [
-        t
-        for t in Base.metadata.sorted_tables
-        if "customer_id" in t.c and t.name not in ("customer_tags",)
+        t for t in Base.metadata.sorted_tables if "customer_id" in t.c and t.name not in ("customer_tags",)
     ]
 
 
@@ -162,9 +160,7 @@ def merges_of(session: Session, customer_id: int) -> list[CustomerMerge]:
     return list(
         session.scalars(
             select(CustomerMerge)
-            .where(
-                or_(CustomerMerge.survivor_id == customer_id, CustomerMerge.merged_id == customer_id)
-            )
+            .where(or_(CustomerMerge.survivor_id == customer_id, CustomerMerge.merged_id == customer_id))
             .order_by(CustomerMerge.id)
         )
     )
@@ -196,14 +192,14 @@ def update_profiles(session: Session, rows: list[dict[str, Any]]) -> None:
 
 def tag_ids(session: Session, names: Iterable[str]) -> dict[str, int]:
     names = sorted(set(names))
-    found = {n: i for n, i in session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(names)))}
+    found = {r[0]: r[1] for r in session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(names)))}
     missing = [n for n in names if n not in found]
     if missing:
         result = session.execute(
             insert(Tag).returning(Tag.name, Tag.id, sort_by_parameter_order=True),
             [{"name": n, "created_at": utcnow()} for n in missing],
         )
-        found.update({n: i for n, i in result})
+        found.update({r[0]: r[1] for r in result})
     return found
 
 
@@ -308,9 +304,7 @@ class SearchFilter:
 def _search_query(f: SearchFilter) -> Select[Any]:
     query = select(Customer).where(Customer.merged_into_id.is_(None))
     if f.q:
-        by_identity = select(Identity.customer_id).where(
-            Identity.value.in_((f.q, *f.identity_values))
-        )
+        by_identity = select(Identity.customer_id).where(Identity.value.in_((f.q, *f.identity_values)))
         conds = [Customer.id.in_(by_identity), Customer.name.startswith(f.q, autoescape=True)]
         if f.q.isdigit():
             conds.append(Customer.id == int(f.q))
@@ -340,9 +334,7 @@ def _search_query(f: SearchFilter) -> Select[Any]:
     return query
 
 
-def search(
-    session: Session, f: SearchFilter, offset: int, limit: int
-) -> tuple[list[Customer], int]:
+def search(session: Session, f: SearchFilter, offset: int, limit: int) -> tuple[list[Customer], int]:
     query = _search_query(f)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = list(session.scalars(query.order_by(Customer.id.desc()).offset(offset).limit(limit)))

@@ -153,8 +153,7 @@ def resolve(session: Session, claims: Sequence[Claim], *, actor: str) -> Resolve
                 "created_at": now,
                 "updated_at": now,
                 "profile_updated_at": max(
-                    (claims[i].source_updated_at for i in members if claims[i].source_updated_at),
-                    default=None,
+                    (t for i in members if (t := claims[i].source_updated_at) is not None), default=None
                 ),
             }
         )
@@ -190,12 +189,7 @@ def _settle_profiles(
         if (min(survivor, other), max(survivor, other)) in blocked:
             continue
         reason = next(
-            (
-                f"{k[0]}:{k[2]}"
-                for i in members
-                for k in claims[i].strong
-                if existing.get(k) == other
-            ),
+            (f"{k[0]}:{k[2]}" for i in members for k in claims[i].strong if existing.get(k) == other),
             "shared identity",
         )
         merge(session, survivor, other, reason=f"automatic: {reason}", actor=actor)
@@ -240,11 +234,25 @@ def _store_identities(
         weak_wanted.update((cid, k) for k in claim.weak)
     have_weak = repo.weak_identities_of(session, sorted({c for c, _ in weak_wanted}))
     rows = [
-        {"customer_id": cid, "kind": k[0], "namespace": k[1], "value": k[2], "strong": True, "created_at": now}
+        {
+            "customer_id": cid,
+            "kind": k[0],
+            "namespace": k[1],
+            "value": k[2],
+            "strong": True,
+            "created_at": now,
+        }
         for k, cid in new_strong.items()
     ]
     rows += [
-        {"customer_id": cid, "kind": k[0], "namespace": k[1], "value": k[2], "strong": False, "created_at": now}
+        {
+            "customer_id": cid,
+            "kind": k[0],
+            "namespace": k[1],
+            "value": k[2],
+            "strong": False,
+            "created_at": now,
+        }
         for cid, k in sorted(weak_wanted - have_weak)
     ]
     repo.insert_identities(session, rows)
@@ -293,9 +301,7 @@ def _store_tags(session: Session, claims: Sequence[Claim], owners: list[int | No
     if not names:
         return
     ids = repo.tag_ids(session, names)
-    pairs = {
-        (cid, ids[t]) for c, cid in zip(claims, owners, strict=True) if cid is not None for t in c.tags
-    }
+    pairs = {(cid, ids[t]) for c, cid in zip(claims, owners, strict=True) if cid is not None for t in c.tags}
     repo.add_customer_tags(session, pairs, source="import")
 
 
@@ -316,7 +322,10 @@ def merge(session: Session, survivor_id: int, merged_id: int, *, reason: str, ac
     moved = repo.move_owned_rows(session, merged_id, survivor_id)
     filled = {}
     for name in PROFILE_FIELDS:
-        if getattr(survivor, name) in (None, "unknown") and getattr(merged, name) not in (None, "unknown"):
+        if getattr(survivor, name) in (None, "unknown") and getattr(merged, name) not in (
+            None,
+            "unknown",
+        ):
             filled[name] = getattr(merged, name)
             setattr(survivor, name, getattr(merged, name))
     moved["filled_fields"] = sorted(filled)
@@ -324,9 +333,14 @@ def merge(session: Session, survivor_id: int, merged_id: int, *, reason: str, ac
     record = repo.add_merge(
         session,
         CustomerMerge(
-            survivor_id=survivor_id, merged_id=merged_id, reason=reason[:300], moved=moved, actor=actor
+            survivor_id=survivor_id,
+            merged_id=merged_id,
+            reason=reason[:300],
+            moved=moved,
+            actor=actor,
         ),
     )
+    _refresh_after_move(session, [survivor_id, merged_id])
     audit.record(
         session,
         actor=actor,
@@ -350,7 +364,8 @@ def unmerge(session: Session, merge_id: int, *, actor: str) -> CustomerMerge:
         raise MergeError("this merge was already undone", data={"merge_id": merge_id})
     merged = repo.get(session, record.merged_id)
     survivor = repo.get(session, record.survivor_id)
-    assert merged is not None and survivor is not None
+    assert merged is not None
+    assert survivor is not None
     moved = {k: v for k, v in record.moved.items() if k != "filled_fields"}
     repo.restore_owned_rows(session, moved, record.merged_id)
     for name in record.moved.get("filled_fields", []):
@@ -361,6 +376,7 @@ def unmerge(session: Session, merge_id: int, *, actor: str) -> CustomerMerge:
     record.undone_by = actor
     repo.add_block(session, record.survivor_id, record.merged_id)
     session.flush()
+    _refresh_after_move(session, [record.survivor_id, record.merged_id])
     audit.record(
         session,
         actor=actor,
@@ -370,6 +386,13 @@ def unmerge(session: Session, merge_id: int, *, actor: str) -> CustomerMerge:
         data={"merge_id": merge_id, "survivor_id": record.survivor_id},
     )
     return record
+
+
+def _refresh_after_move(session: Session, ids: list[int]) -> None:
+    from patron.core.settings import get_settings
+
+    session.flush()
+    refresh_stats(session, ids, get_settings().reporting_currency)
 
 
 def merges_of(session: Session, customer_id: int) -> list[CustomerMerge]:
@@ -427,7 +450,13 @@ SearchFilter = repo.SearchFilter
 
 
 def search(
-    session: Session, f: SearchFilter, *, offset: int, limit: int, reporting_currency: str, pii: bool
+    session: Session,
+    f: SearchFilter,
+    *,
+    offset: int,
+    limit: int,
+    reporting_currency: str,
+    pii: bool,
 ) -> tuple[list[CustomerSummary], int]:
     """Find customers by name prefix, id, or any identity (phone and email are normalised first,
     so '138 1234 5678' finds '+8613812345678')."""
@@ -441,14 +470,14 @@ def search(
 def _with_identity_values(f: SearchFilter) -> SearchFilter:
     from dataclasses import replace
 
-    from patron.core.parsing import normalize_email, normalize_phone
+    from patron.core.parsing import FieldError, normalize_email, normalize_phone
 
     q = (f.q or "").strip()
     values: list[str] = []
     for fn in (lambda v: normalize_phone(v).e164, normalize_email):
         try:
             value = fn(q)
-        except ValueError:
+        except FieldError:
             continue
         if value:
             values.append(value)
@@ -463,12 +492,22 @@ def _shop_codes(session: Session) -> dict[int, str]:
 
 def _summary(c: Customer, shops: dict[int, str], currency: str, pii: bool) -> CustomerSummary:
     return CustomerSummary(
-        id=c.id, name=c.name, gender=c.gender, birthday=c.birthday,
-        phone=c.phone if pii else mask_phone(c.phone), email=c.email if pii else mask_email(c.email),
-        country=c.country, province=c.province, city=c.city, district=c.district,
-        address=c.address if pii else None, signup_at=c.signup_at,
+        id=c.id,
+        name=c.name,
+        gender=c.gender,
+        birthday=c.birthday,
+        phone=c.phone if pii else mask_phone(c.phone),
+        email=c.email if pii else mask_email(c.email),
+        country=c.country,
+        province=c.province,
+        city=c.city,
+        district=c.district,
+        address=c.address if pii else None,
+        signup_at=c.signup_at,
         source_shop=shops.get(c.source_shop_id) if c.source_shop_id else None,
-        orders_count=c.orders_count, spent_minor=c.spent_minor, spent_currency=currency,
+        orders_count=c.orders_count,
+        spent_minor=c.spent_minor,
+        spent_currency=currency,
         last_order_at=c.last_order_at,
     )
 
@@ -481,63 +520,141 @@ def profile_360(
     customer = get(session, customer_id)
     shops = _shop_codes(session)
     identities = [
-        IdentityOut(kind=i.kind, namespace=i.namespace, strong=i.strong,
-                    value=i.value if pii else mask_identity(i.kind, i.value))
+        IdentityOut(
+            kind=i.kind,
+            namespace=i.namespace,
+            strong=i.strong,
+            value=i.value if pii else mask_identity(i.kind, i.value),
+        )
         for i in repo.identities_of(session, customer.id)
     ]
     orders = [
         OrderOut(
-            id=v.order.id, shop=shops.get(v.order.shop_id, "?"), external_id=v.order.external_id,
-            status=v.order.status, raw_status=v.order.raw_status, currency=v.order.currency,
-            total_minor=v.order.total_minor, discount_minor=v.order.discount_minor,
-            shipping_minor=v.order.shipping_minor, coupon_code=v.order.coupon_code,
-            placed_at=v.order.placed_at, paid_at=v.order.paid_at, shipped_at=v.order.shipped_at,
+            id=v.order.id,
+            shop=shops.get(v.order.shop_id, "?"),
+            external_id=v.order.external_id,
+            status=v.order.status,
+            raw_status=v.order.raw_status,
+            currency=v.order.currency,
+            total_minor=v.order.total_minor,
+            discount_minor=v.order.discount_minor,
+            shipping_minor=v.order.shipping_minor,
+            coupon_code=v.order.coupon_code,
+            placed_at=v.order.placed_at,
+            paid_at=v.order.paid_at,
+            shipped_at=v.order.shipped_at,
             delivered_at=v.order.delivered_at,
-            lines=[LineOut(sku=ln.sku, title=ln.title, quantity=ln.quantity,
-                           unit_price_minor=ln.unit_price_minor, total_minor=ln.total_minor) for ln in v.lines],
+            lines=[
+                LineOut(
+                    sku=ln.sku,
+                    title=ln.title,
+                    quantity=ln.quantity,
+                    unit_price_minor=ln.unit_price_minor,
+                    total_minor=ln.total_minor,
+                )
+                for ln in v.lines
+            ],
         )
         for v in commerce.orders_with_lines(session, customer.id, limit)
     ]
     refunds = [
-        RefundOut(id=r.id, shop=shops.get(r.shop_id, "?"), external_id=r.external_id, order_id=r.order_id,
-                  type=r.type, status=r.status, reason=r.reason, amount_minor=r.amount_minor,
-                  currency=r.currency, requested_at=r.requested_at, completed_at=r.completed_at)
+        RefundOut(
+            id=r.id,
+            shop=shops.get(r.shop_id, "?"),
+            external_id=r.external_id,
+            order_id=r.order_id,
+            type=r.type,
+            status=r.status,
+            reason=r.reason,
+            amount_minor=r.amount_minor,
+            currency=r.currency,
+            requested_at=r.requested_at,
+            completed_at=r.completed_at,
+        )
         for r in commerce.refunds_of(session, customer.id, limit)
     ]
-    events = [EventOut(event_id=e.event_id, type=e.type, occurred_at=e.occurred_at, properties=e.properties)
-              for e in repo.events_of(session, customer.id, limit)]
-    merges = [MergeOut(id=m.id, survivor_id=m.survivor_id, merged_id=m.merged_id, reason=m.reason,
-                       actor=m.actor, created_at=m.created_at, undone_at=m.undone_at)
-              for m in repo.merges_of(session, customer.id)]
+    events = [
+        EventOut(event_id=e.event_id, type=e.type, occurred_at=e.occurred_at, properties=e.properties)
+        for e in repo.events_of(session, customer.id, limit)
+    ]
+    merges = [
+        MergeOut(
+            id=m.id,
+            survivor_id=m.survivor_id,
+            merged_id=m.merged_id,
+            reason=m.reason,
+            actor=m.actor,
+            created_at=m.created_at,
+            undone_at=m.undone_at,
+        )
+        for m in repo.merges_of(session, customer.id)
+    ]
     return Customer360(
         customer=_summary(customer, shops, reporting_currency, pii),
-        custom=customer.custom or {}, masked=not pii, identities=identities,
-        tags=repo.tags_of(session, customer.id), orders=orders,
-        orders_total=commerce.count_orders_of(session, customer.id), refunds=refunds, events=events,
-        merges=merges, timeline=_timeline(customer, orders, refunds, events, merges),
+        custom=customer.custom or {},
+        masked=not pii,
+        identities=identities,
+        tags=repo.tags_of(session, customer.id),
+        orders=orders,
+        orders_total=commerce.count_orders_of(session, customer.id),
+        refunds=refunds,
+        events=events,
+        merges=merges,
+        timeline=_timeline(customer, orders, refunds, events, merges),
     )
 
 
-def _timeline(customer: Customer, orders: list[OrderOut], refunds: list[RefundOut],
-              events: list[EventOut], merges: list[MergeOut]) -> list[TimelineEntry]:
+def _timeline(
+    customer: Customer,
+    orders: list[OrderOut],
+    refunds: list[RefundOut],
+    events: list[EventOut],
+    merges: list[MergeOut],
+) -> list[TimelineEntry]:
     entries: list[TimelineEntry] = []
     if customer.signup_at:
         entries.append(TimelineEntry(at=customer.signup_at, kind="signup", title="signup"))
     for o in orders:
-        entries.append(TimelineEntry(at=o.placed_at, kind="order", title=o.external_id,
-                                     detail=f"{o.status} {o.currency} {o.total_minor}", ref=f"order:{o.id}"))
+        entries.append(
+            TimelineEntry(
+                at=o.placed_at,
+                kind="order",
+                title=o.external_id,
+                detail=f"{o.status} {o.currency} {o.total_minor}",
+                ref=f"order:{o.id}",
+            )
+        )
         if o.delivered_at:
             entries.append(TimelineEntry(at=o.delivered_at, kind="delivered", title=o.external_id))
     for r in refunds:
         at = r.completed_at or r.requested_at
         if at:
-            entries.append(TimelineEntry(at=at, kind="refund", title=r.external_id,
-                                         detail=f"{r.type} {r.status} {r.currency} {r.amount_minor}"))
+            entries.append(
+                TimelineEntry(
+                    at=at,
+                    kind="refund",
+                    title=r.external_id,
+                    detail=f"{r.type} {r.status} {r.currency} {r.amount_minor}",
+                )
+            )
     for e in events:
-        entries.append(TimelineEntry(at=e.occurred_at, kind="event", title=e.type,
-                                     detail=str(e.properties.get("sku") or e.properties.get("query") or "") or None))
+        entries.append(
+            TimelineEntry(
+                at=e.occurred_at,
+                kind="event",
+                title=e.type,
+                detail=str(e.properties.get("sku") or e.properties.get("query") or "") or None,
+            )
+        )
     for m in merges:
-        entries.append(TimelineEntry(at=m.created_at, kind="merge", title=f"#{m.merged_id} → #{m.survivor_id}",
-                                     detail=m.reason, ref=f"merge:{m.id}"))
+        entries.append(
+            TimelineEntry(
+                at=m.created_at,
+                kind="merge",
+                title=f"#{m.merged_id} → #{m.survivor_id}",
+                detail=m.reason,
+                ref=f"merge:{m.id}",
+            )
+        )
     entries.sort(key=lambda t: t.at, reverse=True)
     return entries

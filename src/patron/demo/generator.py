@@ -48,6 +48,7 @@ CNY price) and, for the SKUs the Shopify store sells, a Shopify row with the USD
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -226,7 +227,7 @@ _CN_SHOPS: Final = (TMALL, SITE, WECHAT)
 # Ground truth
 # --------------------------------------------------------------------------------------------
 
-BGNBD_TRUTH: Final[dict[str, float]] = {"r": 0.25, "alpha": 16.0, "a": 0.8, "b": 2.5}
+BGNBD_TRUTH: Final[dict[str, float]] = {"r": 0.25, "alpha": 17.0, "a": 0.8, "b": 2.5}
 GAMMA_GAMMA_TRUTH: Final[dict[str, float]] = {"p": 6.0, "q": 4.0}
 _GG_GAMMA: Final[dict[str, float]] = {"CNY": 75.0, "USD": 20.0}  # mean order 150 CNY / 40 USD
 
@@ -640,6 +641,25 @@ def _choice(rng: np.random.Generator, weights: Sequence[float] | F64, n: int) ->
     return np.minimum(idx, len(cdf) - 1).astype(np.int64)
 
 
+class _Sampler:
+    """Fast weighted sampling of many indices: a table of 2**20 slots filled in proportion to
+    the weights (largest remainders), indexed by uniform integers."""
+
+    SIZE: Final = 1 << 20
+
+    def __init__(self, weights: F64) -> None:
+        share = np.asarray(weights, dtype=np.float64) / float(np.sum(weights)) * self.SIZE
+        counts = np.floor(share).astype(np.int64)
+        short = self.SIZE - int(counts.sum())
+        if short > 0:
+            counts[np.argsort(-(share - counts), kind="stable")[:short]] += 1
+        self.table = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+
+    def __call__(self, rng: np.random.Generator, n: int) -> I64:
+        out: I64 = self.table[rng.integers(0, self.SIZE, n)]
+        return out
+
+
 def _group_starts(counts: I64) -> I64:
     starts = np.zeros(len(counts), dtype=np.int64)
     if len(counts) > 1:
@@ -685,50 +705,101 @@ def _strs(values: I64, width: int = 0) -> pl.Series:
     return s.str.zfill(width) if width else s
 
 
+_CENTS: Final = pl.Series([f"{i:02d}" for i in range(100)], dtype=pl.String)
+
+
 def _money(col: pl.Expr) -> pl.Expr:
-    """Integer minor units to ``"199.00"`` (null stays null)."""
-    a = col.abs()
-    sign = pl.when(col < 0).then(pl.lit("-")).otherwise(pl.lit(""))
+    """Non-negative integer minor units to ``"199.00"`` (null stays null)."""
     return pl.concat_str(
-        [sign, (a // 100).cast(pl.String), pl.lit("."), (a % 100).cast(pl.String).str.zfill(2)]
+        [(col // 100).cast(pl.String), pl.lit("."), pl.lit(_CENTS).gather(col % 100)]
     )
 
 
-def _local_ts(col: pl.Expr, base: int) -> pl.Expr:
-    """Seconds since the period start (``_NA`` = missing) to a naive local timestamp string."""
-    return (
-        pl.when(col != _NA)
-        .then(pl.from_epoch(col + base, time_unit="s").dt.strftime(_TS_FORMAT))
-        .otherwise(pl.lit(None, dtype=pl.String))
+@functools.cache
+def _hms_table(sep: str) -> pl.Series:
+    return pl.Series(
+        [f"{sep}{h:02d}:{m:02d}:{s:02d}" for h in range(24) for m in range(60) for s in range(60)],
+        dtype=pl.String,
     )
 
 
-def _ny_utc(local: I64, base: int) -> I64:
-    """Naive New York local times (seconds since the period start) to UTC epoch seconds."""
-    if len(local) == 0:
-        return np.zeros(0, dtype=np.int64)
-    naive = pl.from_epoch(pl.Series(local + base), time_unit="s")
-    aware = naive.dt.replace_time_zone(
-        "America/New_York", ambiguous="earliest", non_existent="null"
-    )
-    shifted = (naive + timedelta(hours=1)).dt.replace_time_zone(
-        "America/New_York", ambiguous="earliest", non_existent="null"
-    )
-    utc = aware.fill_null(shifted).dt.epoch("s")
-    return utc.to_numpy().astype(np.int64)
+class _Clock:
+    """Fast timestamp formatting with lookup tables (strftime is the bottleneck at 1M).
 
+    Times are int64 seconds since the start of the period (``_NA`` = missing)."""
 
-def _ny_fmt(utc: pl.Expr, fmt: str) -> pl.Expr:
-    return (
-        pl.when(utc != _NA)
-        .then(
-            pl.from_epoch(utc, time_unit="s")
-            .dt.replace_time_zone("UTC")
-            .dt.convert_time_zone("America/New_York")
-            .dt.strftime(fmt)
+    def __init__(self, start: date, days: int) -> None:
+        self.start = start
+        self.days = days
+        self.base = (start - date(1970, 1, 1)).days * _DAY
+        self.pad = 3 * 366  # days before the start the table covers
+        first = start - timedelta(days=self.pad)
+        self.dates = pl.Series(
+            [(first + timedelta(days=i)).isoformat() for i in range(self.pad + days + 2)]
+            + [None],
+            dtype=pl.String,
         )
-        .otherwise(pl.lit(None, dtype=pl.String))
-    )
+        self._null = len(self.dates) - 1
+        years = range(start.year - 4, start.year + days // 365 + 3)
+        bounds_utc: list[int] = []
+        bounds_local: list[int] = []
+        for y in years:
+            march = date(y, 3, 1)
+            dst_on = march + timedelta(days=(6 - march.weekday()) % 7 + 7)  # 2nd Sunday
+            nov = date(y, 11, 1)
+            dst_off = nov + timedelta(days=(6 - nov.weekday()) % 7)  # 1st Sunday
+            on = (dst_on - start).days * _DAY
+            off = (dst_off - start).days * _DAY
+            bounds_utc += [on + 7 * 3600, off + 6 * 3600]  # 02:00 EST, 02:00 EDT
+            bounds_local += [on + 3 * 3600, off + 2 * 3600]
+        self._dst_utc = np.asarray(bounds_utc, dtype=np.int64)
+        self._dst_local = np.asarray(bounds_local, dtype=np.int64)
+
+    @functools.cached_property
+    def yymmdd(self) -> pl.Series:
+        first = self.start - timedelta(days=self.pad)
+        return pl.Series(
+            [(first + timedelta(days=i)).strftime("%y%m%d") for i in range(len(self.dates) - 1)]
+            + [None],
+            dtype=pl.String,
+        )
+
+    def _day_index(self, col: pl.Expr) -> pl.Expr:
+        day = (col // _DAY + self.pad).clip(0, self._null - 1)
+        return pl.when(col == _NA).then(pl.lit(self._null, dtype=pl.Int64)).otherwise(day)
+
+    def ts(self, col: pl.Expr, sep: str = " ") -> pl.Expr:
+        """``YYYY-MM-DD HH:MM:SS`` (or with ``sep`` = ``"T"``)."""
+        return pl.concat_str(
+            [pl.lit(self.dates).gather(self._day_index(col)), pl.lit(_hms_table(sep)).gather(col % _DAY)]
+        )
+
+    def date(self, col: pl.Expr) -> pl.Expr:
+        return pl.lit(self.dates).gather(self._day_index(col))
+
+    # America/New_York (US rules since 2007: 2nd Sunday of March to 1st Sunday of November)
+    def ny_dst_at_utc(self, utc: I64) -> Mask:
+        """Daylight saving time at these UTC instants (seconds since the start, UTC clock)."""
+        out: Mask = np.searchsorted(self._dst_utc, utc, side="right") % 2 == 1
+        return out
+
+    def ny_local_to_utc(self, local: I64) -> I64:
+        """Naive New York times to the UTC clock (ambiguous: earliest; nonexistent: +1 hour)."""
+        dst = np.searchsorted(self._dst_local, local, side="right") % 2 == 1
+        out: I64 = local + np.where(dst, 4 * 3600, 5 * 3600)
+        return out
+
+    def ny_local(self, utc: I64) -> tuple[I64, I64]:
+        """New York local seconds and offset index (0: -05:00, 1: -04:00); ``_NA`` stays."""
+        dst = self.ny_dst_at_utc(utc)
+        local = np.where(utc == _NA, _NA, utc - np.where(dst, 4 * 3600, 5 * 3600))
+        return local.astype(np.int64), dst.astype(np.int64)
+
+    def shopify_ts(self, local: pl.Expr, dst: pl.Expr) -> pl.Expr:
+        """``2024-01-05 12:00:00 -0500``."""
+        return pl.concat_str(
+            [self.ts(local), pl.lit(pl.Series([" -0500", " -0400"])).gather(dst)]
+        )
 
 
 class _Reporter:
@@ -829,8 +900,8 @@ def _build_catalog(rng: np.random.Generator, n: int) -> _Catalog:
     yuan = np.maximum(3, np.rint(median * np.exp(rng.normal(0.0, 0.5, n)))).astype(np.int64)
     price_cny = yuan * 100 - np.where(rng.random(n) < 0.4, 10, 0)
     on_shopify = rng.random(n) < 0.45
-    dollars = np.maximum(3, np.rint(price_cny / 100 / 7.1 * 1.2)).astype(np.int64)
-    price_usd = np.where(on_shopify, dollars * 100 - 1, 0).astype(np.int64)
+    half_dollars = np.maximum(6, np.rint(price_cny / 100 / 7.1 * 1.2 * 2)).astype(np.int64)
+    price_usd = np.where(on_shopify, half_dollars * 50 - 1, 0).astype(np.int64)
     pop = 1.0 / (rng.permutation(n).astype(np.float64) + 1.0) ** 0.9
 
     brand = rng.integers(0, len(_BRANDS), n).astype(np.int64)
@@ -898,37 +969,40 @@ def _build_catalog(rng: np.random.Generator, n: int) -> _Catalog:
     )
 
 
-_WINDOW: Final = 6
+_WINDOW: Final = 5
+_CLOSENESS: Final = 12
 
 
 def _pick(rng: np.random.Generator, idx: _PriceIndex, pop: F64, group: I64, target: I64) -> I64:
-    """For each line, an SKU of ``group`` priced at or just above ``target`` (popularity
-    weighted among the nearest few); outside the group's price range, from the whole list."""
+    """For each line, an SKU of ``group`` priced at or just above ``target``: two candidates
+    among the next ``_WINDOW`` prices, one kept with odds popularity x closeness. Outside the
+    group's price range the whole catalogue is used (a target above every price keeps the
+    dearest items; the caller raises the quantity)."""
     n = len(target)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
+    n_grouped = len(idx.sku)
+    total = len(idx.all_sku)
+    skus = np.concatenate([idx.sku, idx.all_sku])
+    prices = np.concatenate([idx.price, idx.all_price])
     g_start = idx.g_start[group]
     g_end = idx.g_end[group]
-    pos = np.searchsorted(idx.key, group * _KEY + target, side="left").astype(np.int64)
-    nonempty = g_end > g_start
-    g_min = idx.price[np.minimum(g_start, len(idx.price) - 1)]
-    in_group = nonempty & (pos < g_end) & (g_min * 2 <= target * 3)
-    total = len(idx.all_price)
-    gpos = np.searchsorted(idx.all_price, target, side="left").astype(np.int64)
-    gpos = np.minimum(gpos, max(0, total - _WINDOW))
+    pos = np.searchsorted(idx.key, group * _KEY + target, side="left")
+    g_min = idx.price[np.minimum(g_start, n_grouped - 1)]
+    in_group = (g_end > g_start) & (pos < g_end) & (g_min * 2 <= target * 3)
+    gpos = np.minimum(np.searchsorted(idx.all_price, target, side="left"), total - 1)
+    gpos = np.minimum(gpos, max(0, total - _WINDOW)) + n_grouped
     lo = np.where(in_group, pos, gpos)
-    hi = np.where(in_group, g_end, total)
-    cand = lo[:, None] + np.arange(_WINDOW, dtype=np.int64)[None, :]
-    valid = cand < hi[:, None]
-    cand = np.minimum(cand, hi[:, None] - 1)
-    sku_group = idx.sku[np.minimum(cand, len(idx.sku) - 1)]
-    sku_all = idx.all_sku[np.minimum(cand, total - 1)]
-    sku = np.where(in_group[:, None], sku_group, sku_all)
-    w = pop[sku] * valid
-    cum = np.cumsum(w, axis=1)
-    u = rng.random(n) * cum[:, -1]
-    k = np.minimum((cum <= u[:, None]).sum(axis=1), _WINDOW - 1)
-    out: I64 = sku[np.arange(n), k].astype(np.int64)
+    span = np.minimum(np.where(in_group, g_end, n_grouped + total) - lo, _WINDOW)
+    u = rng.random((3, n))
+    c1 = lo + (u[0] * u[0] * span).astype(np.int64)  # favours the nearest price
+    c2 = lo + (u[1] * span).astype(np.int64)
+    s1, s2 = skus[c1], skus[c2]
+    r1 = target / np.maximum(prices[c1], target)
+    r2 = target / np.maximum(prices[c2], target)
+    w1 = pop[s1] * r1**_CLOSENESS
+    w2 = pop[s2] * r2**_CLOSENESS
+    out: I64 = np.where(u[2] * (w1 + w2) < w1, s1, s2).astype(np.int64)
     return out
 
 
@@ -1022,7 +1096,7 @@ def _simulate_purchases(rng: np.random.Generator, people: _People, days: int) ->
     t_all = np.concatenate([t0, t_rep])
     day = np.minimum(np.floor(t_all), days - 1).astype(np.int64)
     secs = day * _DAY + _diurnal_seconds(rng, len(day))
-    order = np.lexsort((secs, person))
+    order = np.argsort(person * (days * _DAY + 1) + secs, kind="stable")
     person = person[order]
     secs = secs[order]
     count = np.bincount(person, minlength=people.n).astype(np.int64)
@@ -1141,7 +1215,7 @@ def _build_orders(
     account = np.concatenate([acc.tx_account, acc.tx_account[src]])
     placed = np.concatenate([tx.secs, t_extra]).astype(np.int64)
     kind = np.concatenate([np.full(n_tx, _K_TX, dtype=np.int64), kind_extra])
-    order = np.lexsort((np.arange(len(placed)), placed))
+    order = np.argsort(placed, kind="stable")
     account, placed, kind = account[order], placed[order], kind[order]
     n = len(placed)
     person = acc.person[account]
@@ -1230,7 +1304,7 @@ def _build_lines(rng: np.random.Generator, cat: _Catalog, people: _People, o: _O
     )
     group = np.where(pos == 0, first_group[line_order], other_group).astype(np.int64)
     qty = 1 + _choice(rng, (0.85, 0.11, 0.04), n)
-    share = rng.standard_exponential(n)
+    share = rng.gamma(2.0, 1.0, n)
     share /= np.bincount(line_order, weights=share, minlength=o.n)[line_order]
     gross_target = (o.z + o.coupon_value)[line_order]
     target = np.maximum(1, np.ceil(gross_target * share / qty)).astype(np.int64)
@@ -1242,19 +1316,19 @@ def _build_lines(rng: np.random.Generator, cat: _Catalog, people: _People, o: _O
     price = np.where(us, cat.price_usd[sku], cat.price_cny[sku]).astype(np.int64)
     qty = np.maximum(qty, -(-(qty * target) // price))
 
-    # one line per SKU within an order (quantities merged)
-    srt = np.lexsort((pos, sku, line_order))
-    s_order, s_sku = line_order[srt], sku[srt]
-    run_start = np.ones(n, dtype=bool)
-    run_start[1:] = (s_order[1:] != s_order[:-1]) | (s_sku[1:] != s_sku[:-1])
-    starts = np.flatnonzero(run_start)
-    keep = srt[starts]
-    qty_sum = np.add.reduceat(qty[srt], starts) if n else qty
+    # one line per SKU within an order (quantities merged into the first occurrence)
+    first_of = np.arange(n, dtype=np.int64)
+    for d in range(4, 0, -1):
+        same = np.zeros(n, dtype=bool)
+        same[d:] = (pos[d:] >= d) & (sku[d:] == sku[:-d])
+        fresh = same & (first_of == np.arange(n))
+        first_of[fresh] = np.flatnonzero(fresh) - d
+    dup = first_of != np.arange(n)
     qty = qty.copy()
-    qty[keep] = qty_sum
-    keep = np.sort(keep)
+    np.add.at(qty, first_of[dup], qty[dup])
+    keep = ~dup
     line_order, sku, qty, price = line_order[keep], sku[keep], qty[keep], price[keep]
-    n = len(keep)
+    n = len(line_order)
     counts = np.bincount(line_order, minlength=o.n).astype(np.int64)
     line_start = _group_starts(counts)
     total = price * qty
@@ -1600,7 +1674,7 @@ def _build_text(
         .then(pl.col("nick"))
         .otherwise(pl.coalesce(pl.col("email"), pl.col("phone"))),
     )  # fmt: skip
-    return _Text(frame=frame, region=region[acc.person], masked=masked)
+    return _Text(frame=frame.rechunk(), region=region[acc.person], masked=masked)
 
 
 def _dedupe_phones(rng: np.random.Generator, phones: I64, active: Mask) -> I64:
@@ -1686,8 +1760,13 @@ def _inject(
     reps = np.ones(n, dtype=np.int64)
     reps[dups] = 2
     final = np.repeat(np.arange(n, dtype=np.int64), reps)
-    if n_dup:
-        df = df[pl.Series(final)]
+    if n_dup:  # each duplicate right after its original (slices: no copy of the frame)
+        pieces, prev = [], 0
+        for d in dups.tolist():
+            pieces += [df.slice(prev, d + 1 - prev), df.slice(d, 1)]
+            prev = d + 1
+        pieces.append(df.slice(prev))
+        df = pl.concat(pieces, rechunk=False)
 
     def line_no(rows: I64) -> list[int]:
         shifted = rows + np.searchsorted(dups, rows, side="left")
@@ -1735,7 +1814,7 @@ def _write_gbk(df: pl.DataFrame, path: Path, chunk: int = 200_000) -> None:
 @dataclass
 class _Ctx:
     out: Path
-    base: int  # epoch seconds of the start (naive local)
+    clock: _Clock
     days: int
     cat: _Catalog
     people: _People
@@ -1746,7 +1825,7 @@ class _Ctx:
     lines: _Lines
     refunds: _Refunds
     order_id: pl.Series  # per order, as shown in its shop's files
-    utc: I64  # per order placed_at as UTC epoch seconds
+    utc: I64  # per order placed_at on the UTC clock (seconds since the start)
     fault_rng: np.random.Generator
     tables: dict[str, dict[str, Any]]
 
@@ -1779,7 +1858,7 @@ def _products_frame(cat: _Catalog) -> pl.DataFrame:
     )
 
 
-def _customers_frame(ctx: _Ctx, shop: int) -> tuple[pl.DataFrame, int]:
+def _customers_frame(ctx: _Ctx, shop: int) -> pl.DataFrame:
     members = np.flatnonzero(ctx.acc.shop == shop)
     members = members[np.lexsort((members, ctx.acc.signup[members]))]
     t = ctx.text.frame[pl.Series(members)] if len(members) else ctx.text.frame.clear()
@@ -1807,31 +1886,30 @@ def _customers_frame(ctx: _Ctx, shop: int) -> tuple[pl.DataFrame, int]:
         updated_s=pl.Series(updated),
     ).select(
         *NATIVE_CUSTOMER_COLUMNS[:15],
-        signup_at=_local_ts(pl.col("signup_s"), ctx.base),
+        signup_at=ctx.clock.ts(pl.col("signup_s")),
         tags=pl.col("tags"),
-        updated_at=_local_ts(pl.col("updated_s"), ctx.base),
+        updated_at=ctx.clock.ts(pl.col("updated_s")),
     )
-    return df, len(members)
+    return df
 
 
-def _order_ids(ctx_o: _Orders, base: int, rng: np.random.Generator) -> pl.Series:
+def _order_ids(o: _Orders, clock: _Clock, rng: np.random.Generator) -> pl.Series:
     """Order numbers per shop, increasing with time: native ``S``/``W`` + yymmdd + sequence,
     Taobao 19-digit numbers, Shopify ``#1001``..."""
-    n = ctx_o.n
-    seq = np.zeros(n, dtype=np.int64)
+    seq = np.zeros(o.n, dtype=np.int64)
     for s in range(len(SHOPS)):
-        members = np.flatnonzero(ctx_o.shop == s)
+        members = np.flatnonzero(o.shop == s)
         seq[members] = np.arange(len(members), dtype=np.int64)
-    taobao = 3_600_000_000_000_000_000 + seq * 1_000_003 + rng.integers(0, 1_000_000, n)
-    day = pl.from_epoch(pl.Series(ctx_o.placed + base), time_unit="s").dt.strftime("%y%m%d")
+    taobao = 3_600_000_000_000_000_000 + seq * 1_000_003 + rng.integers(0, 1_000_000, o.n)
     frame = pl.DataFrame(
         {
-            "shop": pl.Series(ctx_o.shop),
-            "seq": pl.Series(seq + 1),
-            "tb": pl.Series(taobao),
-            "day": day,
+            "shop": pl.Series(o.shop, dtype=pl.Int64),
+            "seq": pl.Series(seq + 1, dtype=pl.Int64),
+            "tb": pl.Series(taobao, dtype=pl.Int64),
+            "placed": pl.Series(o.placed, dtype=pl.Int64),
         }
     )
+    day = pl.lit(clock.yymmdd).gather(pl.col("placed") // _DAY + clock.pad)
     return frame.select(
         pl.when(pl.col("shop") == TMALL)
         .then(pl.col("tb").cast(pl.String))
@@ -1841,7 +1919,7 @@ def _order_ids(ctx_o: _Orders, base: int, rng: np.random.Generator) -> pl.Series
             pl.concat_str(
                 [
                     pl.when(pl.col("shop") == SITE).then(pl.lit("S")).otherwise(pl.lit("W")),
-                    pl.col("day"),
+                    day,
                     pl.col("seq").cast(pl.String).str.zfill(7),
                 ]
             )
@@ -1888,7 +1966,7 @@ def _order_frame(ctx: _Ctx, idx: I64, rng: np.random.Generator) -> pl.DataFrame:
     )  # fmt: skip
 
 
-def _native_orders(ctx: _Ctx, shop: int) -> tuple[pl.DataFrame, I64]:
+def _native_orders(ctx: _Ctx, shop: int) -> pl.DataFrame:
     o, ln = ctx.o, ctx.lines
     idx = np.flatnonzero(o.shop == shop)  # already in time order
     of = _order_frame(ctx, idx, ctx.fault_rng)
@@ -1902,10 +1980,10 @@ def _native_orders(ctx: _Ctx, shop: int) -> tuple[pl.DataFrame, I64]:
         email=pl.col("email"),
         status=pl.lit(pl.Series(list(_STATUS_NATIVE))).gather(pl.col("status_i")),
         currency=pl.lit(SHOPS[shop].currency),
-        placed_at=_local_ts(pl.col("placed_s"), ctx.base),
-        paid_at=_local_ts(pl.col("paid_s"), ctx.base),
-        shipped_at=_local_ts(pl.col("shipped_s"), ctx.base),
-        delivered_at=_local_ts(pl.col("delivered_s"), ctx.base),
+        placed_at=ctx.clock.ts(pl.col("placed_s")),
+        paid_at=ctx.clock.ts(pl.col("paid_s")),
+        shipped_at=ctx.clock.ts(pl.col("shipped_s")),
+        delivered_at=ctx.clock.ts(pl.col("delivered_s")),
         shipping=_money(pl.col("shipping_m")),
         discount=_money(pl.col("discount_m")),
         coupon_code=pl.when(pl.col("coupon_i") >= 0).then(
@@ -1920,7 +1998,7 @@ def _native_orders(ctx: _Ctx, shop: int) -> tuple[pl.DataFrame, I64]:
             pl.lit(pl.Series([c[0] for c in _CARRIERS])).gather(pl.col("carrier_i"))
         ),
         tracking_no=pl.when(pl.col("has_ship")).then(pl.col("tracking")),
-        updated_at=_local_ts(pl.col("updated_s"), ctx.base),
+        updated_at=ctx.clock.ts(pl.col("updated_s")),
     )
     local = np.full(o.n, -1, dtype=np.int64)
     local[idx] = np.arange(len(idx), dtype=np.int64)
@@ -1937,6 +2015,752 @@ def _native_orders(ctx: _Ctx, shop: int) -> tuple[pl.DataFrame, I64]:
         unit_price=pl.select(_money(pl.lit(pl.Series(ln.price[lidx])))).to_series(),
         line_total=pl.select(_money(pl.lit(pl.Series(ln.total[lidx])))).to_series(),
     ).select(NATIVE_ORDER_COLUMNS)
-    return df, lidx
+    return df
 
 
+def _masked(values: pl.Series, mask: Mask) -> pl.Series:
+    """``values`` where ``mask``, else null."""
+    return pl.select(
+        pl.when(pl.lit(pl.Series(mask, dtype=pl.Boolean))).then(pl.lit(values))
+    ).to_series()
+
+
+def _money_series(values: I64) -> pl.Series:
+    return pl.select(_money(pl.lit(pl.Series(values, dtype=pl.Int64)))).to_series()
+
+
+def _excel_id(col: str) -> pl.Expr:
+    """Half of the Taobao ids are written the way Excel escapes long numbers: ``="3612…"``."""
+    return (
+        pl.when(pl.col("esc"))
+        .then(pl.concat_str([pl.lit('="'), pl.col(col), pl.lit('"')]))
+        .otherwise(pl.col(col))
+    )
+
+
+def _taobao(ctx: _Ctx, escape: Mask) -> tuple[pl.DataFrame, pl.DataFrame, Mask]:
+    o, ln, cat = ctx.o, ctx.lines, ctx.cat
+    idx = np.flatnonzero(o.shop == TMALL)
+    of = _order_frame(ctx, idx, ctx.fault_rng)
+    n_lines = o.n_lines[idx]
+    parts: dict[str, pl.Series] = {}
+    for j in range(5):  # 宝贝标题: the titles of the order's items joined with "，"
+        has = n_lines > j
+        li = np.where(has, o.line_start[idx] + j, 0)
+        parts[f"t{j}"] = _masked(cat.title.gather(pl.Series(ln.sku[li], dtype=pl.Int64)), has)
+    qty_sum = np.bincount(ln.order, weights=ln.qty, minlength=o.n).astype(np.int64)[idx]
+    carriers = [c[0] for c in _CARRIERS]
+    orders = of.with_columns(
+        esc=pl.Series(escape[idx], dtype=pl.Boolean),
+        paid_flag=pl.Series(o.paid[idx] != _NA, dtype=pl.Boolean),
+        qty_sum=pl.Series(qty_sum, dtype=pl.Int64),
+        **parts,
+    ).select(
+        _excel_id("order_id").alias("订单编号"),
+        pl.col("nick").alias("买家会员名"),
+        _money(pl.col("gross_m")).alias("买家应付货款"),
+        _money(pl.col("shipping_m")).alias("买家应付邮费"),
+        _money(pl.col("gross_m") + pl.col("shipping_m")).alias("总金额"),
+        _money(pl.when(pl.col("paid_flag")).then(pl.col("total_m")).otherwise(0)).alias(
+            "买家实际支付金额"
+        ),
+        _take(_STATUS_TAOBAO, "status_i").alias("订单状态"),
+        pl.col("name").alias("收货人姓名"),
+        pl.concat_str(
+            [pl.col("province"), pl.col("city"), pl.col("district"), pl.col("address")],
+            separator=" ",
+        ).alias("收货地址"),
+        pl.col("tb_phone").alias("联系手机"),
+        ctx.clock.ts(pl.col("placed_s")).alias("订单创建时间"),
+        ctx.clock.ts(pl.col("paid_s")).alias("订单付款时间"),
+        pl.concat_str([pl.col(f"t{j}") for j in range(5)], separator="，", ignore_nulls=True).alias(
+            "宝贝标题"
+        ),
+        pl.col("qty_sum").cast(pl.String).alias("宝贝总数量"),
+        pl.when(pl.col("has_ship")).then(_take(carriers, "carrier_i")).alias("物流公司"),
+        pl.when(pl.col("has_ship")).then(pl.col("tracking")).alias("物流单号"),
+        pl.lit(SHOPS[TMALL].name_zh).alias("店铺名称"),
+        pl.when(pl.col("kind") == _K_CLOSED)
+        .then(_take(_CLOSE_REASONS_UNPAID, "close_i"))
+        .when(pl.col("kind") == _K_CANCELLED)
+        .then(_take(_CLOSE_REASONS_PAID, "close_i"))
+        .alias("订单关闭原因"),
+    )
+    masked = ctx.text.masked[o.account[idx]]
+    lidx = np.flatnonzero(o.shop[ln.order] == TMALL)
+    lo = ln.order[lidx]
+    sku = pl.Series(ln.sku[lidx], dtype=pl.Int64)
+    items = pl.DataFrame(
+        {
+            "order_id": ctx.order_id.gather(pl.Series(lo, dtype=pl.Int64)),
+            "esc": pl.Series(escape[lo], dtype=pl.Boolean),
+            "title": cat.title.gather(sku),
+            "price": _money_series(ln.price[lidx]),
+            "qty": pl.Series(ln.qty[lidx], dtype=pl.Int64).cast(pl.String),
+            "sku": cat.sku.gather(sku),
+            "attrs": cat.attrs.gather(sku),
+            "status_i": pl.Series(o.status[lo], dtype=pl.Int64),
+        }
+    ).select(
+        _excel_id("order_id").alias("订单编号"),
+        pl.col("title").alias("标题"),
+        pl.col("price").alias("价格"),
+        pl.col("qty").alias("购买数量"),
+        pl.lit(None, dtype=pl.String).alias("外部系统编号"),
+        pl.col("sku").alias("商家编码"),
+        pl.col("attrs").alias("商品属性"),
+        _take(_STATUS_TAOBAO, "status_i").alias("订单状态"),
+    )
+    return orders, items, masked
+
+
+def _refund_frames(ctx: _Ctx, escape: Mask) -> tuple[pl.DataFrame, pl.DataFrame]:
+    o, r, ln, cat = ctx.o, ctx.refunds, ctx.lines, ctx.cat
+    shop = o.shop[r.order]
+    reasons = [x for group in _REFUND_REASONS for x in group]
+    offsets = np.cumsum([0, *[len(g) for g in _REFUND_REASONS]])[:-1].astype(np.int64)
+    reason_flat = offsets[r.type] + r.reason
+
+    def frame(sel: I64) -> pl.DataFrame:
+        sku = pl.Series(ln.sku[r.line[sel]], dtype=pl.Int64)
+        return pl.DataFrame(
+            {
+                "order_id": ctx.order_id.gather(pl.Series(r.order[sel], dtype=pl.Int64)),
+                "shop_i": pl.Series(shop[sel], dtype=pl.Int64),
+                "sku": cat.sku.gather(sku),
+                "title": cat.title.gather(sku),
+                "type_i": pl.Series(r.type[sel], dtype=pl.Int64),
+                "reason_i": pl.Series(reason_flat[sel], dtype=pl.Int64),
+                "amount": _money_series(r.amount[sel]),
+                "status_i": pl.Series(r.status[sel], dtype=pl.Int64),
+                "req": pl.Series(r.requested[sel], dtype=pl.Int64),
+                "done": pl.Series(r.completed[sel], dtype=pl.Int64),
+                "esc": pl.Series(escape[r.order[sel]], dtype=pl.Boolean),
+                "nick": ctx.text.frame["nick"].gather(
+                    pl.Series(o.account[r.order[sel]], dtype=pl.Int64)
+                ),
+            }
+        )
+
+    native = np.flatnonzero((shop == SITE) | (shop == WECHAT))
+    nat = (
+        frame(native)
+        .with_row_index("seq", offset=1)
+        .select(
+            refund_id=pl.concat_str([pl.lit("RF"), pl.col("seq").cast(pl.String).str.zfill(9)]),
+            order_id=pl.col("order_id"),
+            shop=_take([s.code for s in SHOPS], "shop_i"),
+            sku=pl.col("sku"),
+            type=_take(_REFUND_TYPES, "type_i"),
+            reason=_take(reasons, "reason_i"),
+            amount=pl.col("amount"),
+            currency=pl.lit("CNY"),
+            status=_take(_REFUND_STATUS, "status_i"),
+            requested_at=ctx.clock.ts(pl.col("req")),
+            completed_at=ctx.clock.ts(pl.col("done")),
+        )
+    )
+    tb = np.flatnonzero(shop == TMALL)
+    refund_no = (
+        2_100_000_000_000_000_000
+        + np.arange(len(tb), dtype=np.int64) * 1_009
+        + ctx.fault_rng.integers(0, 1_000, len(tb))
+    )
+    tbf = (
+        frame(tb)
+        .with_columns(refund_no=pl.Series(refund_no, dtype=pl.Int64).cast(pl.String))
+        .select(
+            _excel_id("order_id").alias("订单编号"),
+            _excel_id("refund_no").alias("退款编号"),
+            ctx.clock.ts(pl.col("done")).alias("退款完结时间"),
+            pl.col("amount").alias("买家退款金额"),
+            pl.col("sku").alias("商家编码"),
+            pl.col("title").alias("宝贝标题"),
+            pl.col("nick").alias("买家会员名称"),
+            _take(_REFUND_STATUS_ZH, "status_i").alias("退款状态"),
+            _take(reasons, "reason_i").alias("退款原因"),
+            _take(_REFUND_TYPES_ZH, "type_i").alias("售后类型"),
+        )
+    )
+    return nat, tbf
+
+
+_SHOPIFY_EVERY_ROW: Final = frozenset({"Name", "Email", "Created at"})
+
+
+def _shopify(ctx: _Ctx) -> pl.DataFrame:
+    o, ln, r, cat = ctx.o, ctx.lines, ctx.refunds, ctx.cat
+    idx = np.flatnonzero(o.shop == SHOPIFY)
+    of = _order_frame(ctx, idx, ctx.fault_rng)
+    refunded = np.zeros(o.n, dtype=np.int64)
+    money_back = (r.status == _R_COMPLETED) & (r.type <= 1)
+    np.add.at(refunded, r.order[money_back], r.amount[money_back])
+    fin = np.select(
+        [o.kind[idx] == _K_PENDING, o.kind[idx] != _K_TX, refunded[idx] == 0, refunded[idx] >= o.z[idx]],
+        [0, 1, 2, 3],
+        4,
+    ).astype(np.int64)
+    clock = ctx.clock
+    utc = ctx.utc[idx]
+    created_l, created_d = clock.ny_local(utc)
+    paid_l, paid_d = clock.ny_local(
+        np.where(o.paid[idx] != _NA, utc + (o.paid[idx] - o.placed[idx]), _NA)
+    )
+    ship_l, ship_d = clock.ny_local(
+        np.where(o.shipped[idx] != _NA, utc + (o.shipped[idx] - o.placed[idx]), _NA)
+    )
+    shopify_id = (
+        5_600_000_000_000
+        + np.arange(len(idx), dtype=np.int64) * 10
+        + ctx.fault_rng.integers(0, 10, len(idx))
+    )
+    financial = ("pending", "voided", "paid", "refunded", "partially_refunded")
+    order_cols = {
+        "Name": pl.col("order_id"),
+        "Email": pl.col("email"),
+        "Financial Status": _take(financial, "fin"),
+        "Paid at": clock.shopify_ts(pl.col("paid_l"), pl.col("paid_d")),
+        "Fulfillment Status": pl.when(pl.col("has_ship"))
+        .then(pl.lit("fulfilled"))
+        .otherwise(pl.lit("unfulfilled")),
+        "Fulfilled at": clock.shopify_ts(pl.col("ship_l"), pl.col("ship_d")),
+        "Currency": pl.lit("USD"),
+        "Subtotal": _money(pl.col("gross_m") - pl.col("discount_m")),
+        "Shipping": _money(pl.col("shipping_m")),
+        "Taxes": _money(pl.col("tax_m")),
+        "Total": _money(pl.col("total_m")),
+        "Discount Code": pl.when(pl.col("coupon_i") >= 0).then(
+            _take([c[0] for c in _COUPONS_USD], "coupon_i")
+        ),
+        "Discount Amount": _money(pl.col("discount_m")),
+        "Created at": clock.shopify_ts(pl.col("created_l"), pl.col("created_d")),
+        "Billing Name": pl.col("name"),
+        "Billing Phone": pl.col("phone"),
+        "Billing City": pl.col("city"),
+        "Billing Province": pl.col("province"),
+        "Billing Country": pl.lit("US"),
+        "Phone": pl.col("phone"),
+        "Id": pl.col("shopify_id").cast(pl.String),
+        "Refunded Amount": _money(pl.col("refunded")),
+    }
+    of = of.with_columns(
+        fin=pl.Series(fin, dtype=pl.Int64),
+        refunded=pl.Series(refunded[idx], dtype=pl.Int64),
+        created_l=pl.Series(created_l, dtype=pl.Int64),
+        created_d=pl.Series(created_d, dtype=pl.Int64),
+        paid_l=pl.Series(paid_l, dtype=pl.Int64),
+        paid_d=pl.Series(paid_d, dtype=pl.Int64),
+        ship_l=pl.Series(ship_l, dtype=pl.Int64),
+        ship_d=pl.Series(ship_d, dtype=pl.Int64),
+        shopify_id=pl.Series(shopify_id, dtype=pl.Int64),
+    ).select(**order_cols)
+    local = np.full(o.n, -1, dtype=np.int64)
+    local[idx] = np.arange(len(idx), dtype=np.int64)
+    lidx = np.flatnonzero(local[ln.order] >= 0)
+    first = _rank_in_group(o.n_lines[idx]) == 0
+    sku = pl.Series(ln.sku[lidx], dtype=pl.Int64)
+    rows = of[pl.Series(local[ln.order[lidx]], dtype=pl.Int64)]
+    return (
+        rows.with_columns(first=pl.Series(first, dtype=pl.Boolean))
+        .with_columns(
+            [
+                pl.when(pl.col("first")).then(pl.col(c)).alias(c)
+                for c in order_cols
+                if c not in _SHOPIFY_EVERY_ROW
+            ]
+        )
+        .with_columns(
+            pl.Series("Lineitem quantity", ln.qty[lidx], dtype=pl.Int64).cast(pl.String),
+            cat.title_en.gather(sku).alias("Lineitem name"),
+            _money_series(ln.price[lidx]).alias("Lineitem price"),
+            cat.sku.gather(sku).alias("Lineitem sku"),
+        )
+        .select(SHOPIFY_ORDER_COLUMNS)
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Events
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Events:
+    n: int
+    local: I64
+    utc: I64  # seconds since the start, on the UTC clock
+    etype: I64
+    shop: I64
+    account: I64  # -1: anonymous visitor
+    visible: Mask  # customer id known on the event
+    sku: I64
+    qty: I64
+    order: I64  # -1: no order
+    anon: I64  # anonymous visitor number (account < 0)
+    n_visitors: int
+
+
+def _build_events(ctx: _Ctx, rng: np.random.Generator, events_per_order: float) -> _Events:
+    """Sessions before each order on the own shops (views and searches, add to cart, checkout,
+    order), browsing by prospects, and anonymous visitors; sorted by time."""
+    o, ln, acc, cat = ctx.o, ctx.lines, ctx.acc, ctx.cat
+    end = ctx.days * _DAY
+    web = np.flatnonzero(o.shop != TMALL)  # Taobao does not hand its clickstream to shops
+    nw = len(web)
+    m = 1 + np.minimum(rng.poisson(events_per_order - 1.0, nw), 15).astype(np.int64)
+    ev_order = np.repeat(web, m)
+    from_end = np.repeat(m, m) - 1 - _rank_in_group(m)
+    n1 = len(ev_order)
+    gaps = np.where(from_end == 0, 0, rng.integers(20, 240, n1))
+    grp = np.repeat(np.arange(nw, dtype=np.int64), m)
+    starts = _group_starts(m)
+    csum = np.concatenate([[0], np.cumsum(gaps)]).astype(np.int64)
+    before = csum[starts]
+    span = csum[starts + m] - before
+    back = span[grp] - (csum[:-1] - before[grp])
+    local1 = np.maximum(o.placed[ev_order] - back, 0)
+    type1 = np.select(
+        [from_end == 0, from_end == 1, from_end == 2, rng.random(n1) < 0.8],
+        [_EV_ORDER, _EV_CHECKOUT, _EV_CART, _EV_VIEW],
+        _EV_SEARCH,
+    ).astype(np.int64)
+    line1 = o.line_start[ev_order] + from_end % o.n_lines[ev_order]
+    popular = _Sampler(cat.pop)
+    sku1 = np.where((type1 == _EV_CART) | (rng.random(n1) < 0.5), ln.sku[line1], popular(rng, n1))
+    vis1 = (type1 >= _EV_CART) | (rng.random(n1) < 0.7)
+
+    pros = np.flatnonzero(ctx.people.prospect[acc.person])
+    sessions = rng.poisson(1.5, len(pros)).astype(np.int64)
+    n_visitors = round(0.1 * ctx.people.n)
+    s_acc = np.concatenate([np.repeat(pros, sessions), -1 - np.arange(n_visitors, dtype=np.int64)])
+    ns = len(s_acc)
+    known = s_acc >= 0
+    s_shop = np.where(known, acc.shop[np.maximum(s_acc, 0)], _choice(rng, (0.0, 0.4, 0.4, 0.2), ns))
+    lo = np.clip(np.where(known, acc.signup[np.maximum(s_acc, 0)], 0), 0, end - 3600)
+    s_time = lo + (rng.random(ns) * (end - 3600 - lo)).astype(np.int64)
+    s_len = 1 + rng.poisson(1.5, ns).astype(np.int64)
+    ev_sess = np.repeat(np.arange(ns, dtype=np.int64), s_len)
+    n2 = len(ev_sess)
+    local2 = np.minimum(s_time[ev_sess] + _rank_in_group(s_len) * rng.integers(20, 240, n2), end - 1)
+    acct2 = s_acc[ev_sess]
+    type2 = np.select(
+        [rng.random(n2) < 0.75, (acct2 < 0) | (rng.random(n2) < 0.7)], [_EV_VIEW, _EV_SEARCH], _EV_CART
+    ).astype(np.int64)
+    vis2 = (acct2 >= 0) & (rng.random(n2) < 0.7)
+
+    local = np.concatenate([local1, local2]).astype(np.int64)
+    shop = np.concatenate([o.shop[ev_order], s_shop[ev_sess]]).astype(np.int64)
+    us = shop == SHOPIFY
+    utc = local - 8 * 3600
+    utc[us] = ctx.clock.ny_local_to_utc(local[us])
+    n = len(local)
+    srt = np.argsort(utc, kind="stable")
+    return _Events(
+        n=n,
+        local=local[srt],
+        utc=utc[srt],
+        etype=np.concatenate([type1, type2])[srt],
+        shop=shop[srt],
+        account=np.concatenate([o.account[ev_order], acct2])[srt],
+        visible=np.concatenate([vis1, vis2])[srt],
+        sku=np.concatenate([sku1, popular(rng, n2)])[srt],
+        qty=np.concatenate([np.where(type1 == _EV_CART, ln.qty[line1], 1), np.ones(n2, dtype=np.int64)])[srt],
+        order=np.concatenate([ev_order, np.full(n2, -1, dtype=np.int64)])[srt],
+        anon=np.concatenate([np.zeros(n1, dtype=np.int64), np.maximum(-1 - acct2, 0)])[srt],
+        n_visitors=n_visitors,
+    )
+
+
+def _write_events(
+    ctx: _Ctx, ev: _Events, path: Path, rng: np.random.Generator, rep: _Reporter
+) -> None:
+    o, cat, acc = ctx.o, ctx.cat, ctx.acc
+    web = np.flatnonzero(o.shop != TMALL)
+    nw = len(web)
+    web_pos = np.full(o.n, -1, dtype=np.int64)
+    web_pos[web] = np.arange(nw, dtype=np.int64)
+    oval = _money_series(o.total[web])
+    oid = ctx.order_id.gather(pl.Series(web, dtype=pl.Int64))
+    n_leaf = len(cat.leaf_zh)
+    # v1: sku | search query | order value | order id + value; v2: quantity | currency
+    v1_table = pl.concat(
+        [
+            cat.sku,
+            pl.Series(list(cat.leaf_zh), dtype=pl.String),
+            pl.Series(list(cat.leaf_en), dtype=pl.String),
+            oval,
+            pl.select(pl.concat_str([pl.lit(oid), pl.lit('","value":"'), pl.lit(oval)])).to_series(),
+        ],
+        rechunk=True,
+    )
+    off_q = cat.n
+    off_val = off_q + 2 * n_leaf
+    off_oid = off_val + nw
+    us = ev.shop == SHOPIFY
+    opos = web_pos[np.maximum(ev.order, 0)]
+    query = off_q + cat.leaf[ev.sku] + np.where(us, n_leaf, 0)
+    v1 = np.select(
+        [ev.etype == _EV_SEARCH, ev.etype == _EV_CHECKOUT, ev.etype == _EV_ORDER],
+        [query, off_val + opos, off_oid + opos],
+        ev.sku,
+    )
+    v2_table = pl.Series(["", "CNY", "USD", *[str(i) for i in range(1, 101)]], dtype=pl.String)
+    v2 = np.select(
+        [ev.etype == _EV_CART, ev.etype >= _EV_CHECKOUT],
+        [2 + np.minimum(ev.qty, 100), np.where(us, 2, 1)],
+        0,
+    )
+    # constant pieces merged into small lookup tables: fewer parts to concatenate per line
+    p1 = ['{"sku":"', '{"query":"', '{"sku":"', '{"value":"', '{"order_id":"']
+    p2 = ['"}', '"}', '","quantity":', '","currency":"', '","currency":"']
+    p3 = ["", "", "}", '"}', '"}']
+    n_v2 = len(v2_table)
+    head = pl.Series([f'","type":"{t}","occurred_at":"' for t in _EVENT_TYPES], dtype=pl.String)
+    zone_shop = pl.Series(
+        [
+            f'{z}","shop":"{s.code}","customer_external_id":'
+            for z in ("+08:00", "-05:00", "-04:00")
+            for s in SHOPS
+        ],
+        dtype=pl.String,
+    )
+    props = pl.Series([f'","properties":{p}' for p in p1], dtype=pl.String)
+    tail = pl.Series(
+        [f"{p2[t]}{v}{p3[t]}}}" for t in range(len(p1)) for v in v2_table.to_list()],
+        dtype=pl.String,
+    )
+    cust_table = pl.concat(
+        [
+            pl.select(
+                pl.concat_str([pl.lit('"'), pl.lit(ctx.text.frame["ext"]), pl.lit('"')])
+            ).to_series(),
+            pl.Series(["null"], dtype=pl.String),
+        ],
+        rechunk=True,
+    ).fill_null("null")
+    cust = np.where(ev.visible & (ev.account >= 0), np.maximum(ev.account, 0), acc.n)
+    anon_table = pl.concat(
+        [ctx.text.frame["anon"], _rand_str(rng, ev.n_visitors, 16, _HEX)], rechunk=True
+    )
+    anon = np.where(ev.account >= 0, ev.account, acc.n + ev.anon)
+    shown = ev.local.copy()
+    zone = np.zeros(ev.n, dtype=np.int64)
+    us_rows = np.flatnonzero(us)
+    shown[us_rows], ny_dst = ctx.clock.ny_local(ev.utc[us_rows])
+    zone[us_rows] = 1 + ny_dst
+    day = shown // _DAY + ctx.clock.pad
+    sec = shown % _DAY
+    zs = zone * len(SHOPS) + ev.shop
+    tv = ev.etype * n_v2 + v2
+    dates = ctx.clock.dates
+    hms = _hms_table("T")
+    chunk = 1_000_000
+    with path.open("wb") as fh:
+        for off in range(0, max(ev.n, 1), chunk):
+            sl = slice(off, min(ev.n, off + chunk))
+            f = pl.DataFrame(
+                {
+                    "seq": pl.Series(np.arange(sl.start + 1, sl.stop + 1, dtype=np.int64)),
+                    "t": pl.Series(ev.etype[sl], dtype=pl.Int64),
+                    "day": pl.Series(day[sl], dtype=pl.Int64),
+                    "sec": pl.Series(sec[sl], dtype=pl.Int64),
+                    "zs": pl.Series(zs[sl], dtype=pl.Int64),
+                    "cust": pl.Series(cust[sl], dtype=pl.Int64),
+                    "anon": pl.Series(anon[sl], dtype=pl.Int64),
+                    "v1": pl.Series(v1[sl], dtype=pl.Int64),
+                    "tv": pl.Series(tv[sl], dtype=pl.Int64),
+                }
+            )
+            out = f.select(
+                pl.concat_str(
+                    [
+                        pl.lit('{"event_id":"ev'),
+                        (pl.col("seq") + 100_000_000_000).cast(pl.String),
+                        _take(head, "t"),
+                        _take(dates, "day"),
+                        _take(hms, "sec"),
+                        _take(zone_shop, "zs"),
+                        _take(cust_table, "cust"),
+                        pl.lit(',"anonymous_id":"'),
+                        _take(anon_table, "anon"),
+                        _take(props, "t"),
+                        _take(v1_table, "v1"),
+                        _take(tail, "tv"),
+                    ]
+                ).alias("line")
+            )
+            out.write_csv(fh, include_header=False, quote_style="never", line_terminator="\n")
+            rep("events.jsonl", 0.85 + 0.14 * sl.stop / max(ev.n, 1))
+
+
+# --------------------------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------------------------
+
+_IMPORT_ORDER: Final = (
+    "products.csv",
+    "customers_site.csv",
+    "customers_wechat.csv",
+    "orders_site.csv",
+    "orders_wechat.csv",
+    "taobao_orders.csv",
+    "shopify_orders.csv",
+    "taobao_items.csv",
+    "refunds_site.csv",
+    "taobao_refunds.csv",
+    "events.jsonl",
+)
+
+_TRANSACTION_STATUSES: Final = {
+    "patron": ["paid", "shipped", "delivered", "completed", "refunded"],
+    "taobao": ["买家已付款，等待卖家发货", "卖家已发货，等待买家确认", "交易成功"],
+    "shopify_financial": ["paid", "refunded", "partially_refunded"],
+}
+
+
+def generate(
+    out_dir: Path,
+    customers: int = 20_000,
+    seed: int = 7,
+    start: date = date(2024, 11, 1),
+    days: int = 730,
+    progress: ProgressFn | None = None,
+    *,
+    events_per_order: float = 5.0,
+) -> Manifest:
+    """Write the demo shop to ``out_dir`` and return its manifest (also ``manifest.json``).
+
+    ``customers`` people (about 10% prospects who never order), ``days`` days of history from
+    ``start``; ``events_per_order`` is the mean number of tracking events of a session that
+    ends in an order on the own shops (about three events per order overall, as Taobao orders
+    have none). ``progress(stage, fraction)`` is called as the work advances. The same
+    arguments always give the same bytes.
+    """
+    if customers < 100:
+        raise ValueError("customers must be at least 100")
+    if days < 30:
+        raise ValueError("days must be at least 30")
+    if not 1.0 <= events_per_order <= 50.0:
+        raise ValueError("events_per_order must be between 1 and 50")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rep = _Reporter(progress)
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(11)]
+    clock = _Clock(start, days)
+
+    rep("catalog", 0.0)
+    cat = _build_catalog(rngs[0], _n_products(customers))
+    rep("customers", 0.02)
+    people = _build_people(rngs[1], customers, start, days, cat.group_weights)
+    tx = _simulate_purchases(rngs[2], people, days)
+    acc = _build_accounts(rngs[3], people, tx, days)
+    rep("orders", 0.08)
+    o = _build_orders(rngs[4], people, acc, tx, days)
+    lines = _build_lines(rngs[5], cat, people, o)
+    refunds = _build_refunds(rngs[6], o, lines, days)
+    rep("identities", 0.2)
+    geo = _geo()
+    text = _build_text(rngs[7], people, acc, geo, clock.base, days)
+    region = text.region[o.account]
+    tax_bp = np.where(o.shop == SHOPIFY, geo.us_tax[np.minimum(region, len(geo.us_tax) - 1)], 0)
+    _finish_orders(o, refunds, tax_bp.astype(np.int64), days)
+    order_id = _order_ids(o, clock, rngs[8])
+    utc = o.placed - 8 * 3600
+    shopify_orders = o.shop == SHOPIFY
+    utc[shopify_orders] = clock.ny_local_to_utc(o.placed[shopify_orders])
+    ctx = _Ctx(
+        out=out, clock=clock, days=days, cat=cat, people=people, acc=acc, text=text, geo=geo,
+        o=o, lines=lines, refunds=refunds, order_id=order_id, utc=utc, fault_rng=rngs[9],
+        tables={},
+    )  # fmt: skip
+    frng = rngs[9]
+    files: dict[str, DataFile] = {}
+
+    def emit(
+        name: str,
+        df: pl.DataFrame,
+        kind: str,
+        mapping: str,
+        shop: str | None,
+        faults: Sequence[_Fault] | None,
+        masked: tuple[str, Mask] | None = None,
+    ) -> None:
+        if faults is None:
+            table: dict[str, Any] = {"rows": df.height, "error_rows": 0, "faults": {}}
+        else:
+            df, table = _inject(
+                frng, df, faults, *(masked if masked is not None else (None, None))
+            )
+        encoding = "gbk" if mapping.startswith("taobao") else "utf-8"
+        if encoding == "gbk":
+            _write_gbk(df, out / name)
+        else:
+            _write_utf8(df, out / name)
+        ctx.tables[name] = table
+        files[name] = DataFile(name, kind, mapping, shop, encoding)
+
+    rep("products.csv", 0.25)
+    emit("products.csv", _products_frame(cat), "products", "patron", None, None)
+    for shop in (SITE, WECHAT):
+        code = SHOPS[shop].code
+        rep(f"customers_{code}.csv", 0.3)
+        emit(
+            f"customers_{code}.csv", _customers_frame(ctx, shop), "customers", "patron", code,
+            [_Fault("bad_date", "signup_at")],
+        )  # fmt: skip
+    native_lines: dict[str, int] = {}
+    for shop in (SITE, WECHAT):
+        code = SHOPS[shop].code
+        rep(f"orders_{code}.csv", 0.35 + 0.1 * (shop - SITE))
+        df = _native_orders(ctx, shop)
+        native_lines[f"orders_{code}.csv"] = df.height
+        emit(
+            f"orders_{code}.csv", df, "orders", "patron", code,
+            [
+                _Fault("bad_date", "placed_at"),
+                _Fault("unknown_currency", "currency"),
+                _Fault("negative_quantity", "quantity"),
+                _Fault("missing_order_id", "order_id"),
+            ],
+        )  # fmt: skip
+        del df
+    rep("taobao_orders.csv", 0.55)
+    escape = frng.random(o.n) < 0.5  # Excel-escaped Taobao ids, per order
+    tb_orders, tb_items, masked = _taobao(ctx, escape)
+    emit(
+        "taobao_orders.csv", tb_orders, "orders", "taobao_orders", "tmall",
+        [
+            _Fault("bad_date", "订单创建时间"),
+            _Fault("negative_quantity", "宝贝总数量"),
+            _Fault("missing_order_id", "订单编号"),
+        ],
+        ("联系手机", masked),
+    )  # fmt: skip
+    del tb_orders
+    rep("shopify_orders.csv", 0.65)
+    emit(
+        "shopify_orders.csv", _shopify(ctx), "orders", "shopify_orders", "shopify",
+        [
+            _Fault("bad_date", "Created at", suffix=" -0500"),
+            _Fault("negative_quantity", "Lineitem quantity"),
+            _Fault("missing_order_id", "Name"),
+        ],
+    )  # fmt: skip
+    rep("taobao_items.csv", 0.7)
+    emit(
+        "taobao_items.csv", tb_items, "order_items", "taobao_items", "tmall",
+        [_Fault("negative_quantity", "购买数量"), _Fault("missing_order_id", "订单编号")],
+    )  # fmt: skip
+    del tb_items
+    rep("refunds", 0.78)
+    nat_ref, tb_ref = _refund_frames(ctx, escape)
+    emit(
+        "refunds_site.csv", nat_ref, "refunds", "patron", None,
+        [
+            _Fault("bad_date", "requested_at"),
+            _Fault("unknown_currency", "currency"),
+            _Fault("missing_order_id", "order_id"),
+        ],
+    )  # fmt: skip
+    done = tb_ref["退款完结时间"].is_not_null().to_numpy()
+    emit(
+        "taobao_refunds.csv", tb_ref, "refunds", "taobao_refunds", "tmall",
+        [_Fault("bad_date", "退款完结时间", eligible=done), _Fault("missing_order_id", "订单编号")],
+    )  # fmt: skip
+    del nat_ref, tb_ref
+    rep("events.jsonl", 0.82)
+    ev = _build_events(ctx, rngs[10], events_per_order)
+    _write_events(ctx, ev, out / "events.jsonl", rngs[10], rep)
+    ctx.tables["events.jsonl"] = {"rows": ev.n, "error_rows": 0, "faults": {}}
+    files["events.jsonl"] = DataFile("events.jsonl", "events", "patron", None, "utf-8")
+
+    manifest = Manifest(
+        shops=SHOPS,
+        files=tuple(files[name] for name in _IMPORT_ORDER),
+        seed=seed,
+        customers=customers,
+        start=start,
+        days=days,
+    )
+    truth = _truth(ctx, manifest, tx, native_lines, ctx.tables["products.csv"]["rows"], ev.n)
+    (out / "truth.json").write_text(
+        json.dumps(truth, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
+    (out / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
+    rep("done", 1.0)
+    return manifest
+
+
+def _per_shop(values: I64) -> dict[str, int]:
+    counts = np.bincount(values, minlength=len(SHOPS))
+    return {s.code: int(counts[i]) for i, s in enumerate(SHOPS)}
+
+
+def _truth(
+    ctx: _Ctx,
+    manifest: Manifest,
+    tx: _Tx,
+    native_lines: dict[str, int],
+    product_rows: int,
+    n_events: int,
+) -> dict[str, Any]:
+    o, acc, people, r, ln = ctx.o, ctx.acc, ctx.people, ctx.refunds, ctx.lines
+    n = people.n
+    cross = acc.cross_people
+    second = n + np.arange(len(cross), dtype=np.int64)
+    linkable = int((~ctx.text.masked[cross] & ~ctx.text.masked[second]).sum())
+    is_tx = o.kind == _K_TX
+    line_shop = o.shop[ln.order]
+    return {
+        "version": FORMAT_VERSION,
+        "seed": manifest.seed,
+        "customers": manifest.customers,
+        "start": manifest.start.isoformat(),
+        "days": manifest.days,
+        "end": manifest.end.isoformat(),
+        "bgnbd": {
+            **BGNBD_TRUTH,
+            "time_unit": "days",
+            "population": "people with at least one transaction, all their shops merged",
+            "transactions": "paid orders (see transaction_statuses); the first is the customer's "
+            "birth, later ones are repeat purchases; times keep their local day",
+        },
+        "gamma_gamma": {
+            **GAMMA_GAMMA_TRUTH,
+            "gamma": dict(_GG_GAMMA),
+            "value": "merchandise value after discounts, excluding shipping and taxes, in major "
+            "units of the shop currency: order_total - shipping (native), 买家实际支付金额 - "
+            "买家应付邮费 (Taobao), Subtotal (Shopify)",
+        },
+        "acquisition": {
+            "uniform_share": 0.8,
+            "campaign_share": 0.2,
+            "campaign_days": [
+                (manifest.start + timedelta(days=int(d))).isoformat()
+                for d in _campaign_offsets(manifest.start, manifest.days)
+            ],
+        },
+        "transaction_statuses": _TRANSACTION_STATUSES,
+        "counts": {
+            "customers": n,
+            "prospects": int(people.prospect.sum()),
+            "buyers": int((tx.count > 0).sum()),
+            "cross_shop_customers": len(cross),
+            "cross_shop_phone_linkable": linkable,
+            "accounts": _per_shop(acc.shop),
+            "orders": _per_shop(o.shop),
+            "transactions": _per_shop(o.shop[is_tx]),
+            "transactions_total": int(is_tx.sum()),
+            "transactions_per_customer": round(float(is_tx.sum()) / n, 4),
+            "order_lines": {
+                **native_lines,
+                "taobao_items.csv": int((line_shop == TMALL).sum()),
+                "shopify_orders.csv": int((line_shop == SHOPIFY).sum()),
+            },
+            "refunds": _per_shop(o.shop[r.order]),
+            "products": ctx.cat.n,
+            "product_rows": product_rows,
+            "events": n_events,
+        },
+        "files": {name: ctx.tables[name] for name in _IMPORT_ORDER},
+    }

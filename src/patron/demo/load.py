@@ -33,15 +33,29 @@ def load(
         existing = {shop.code for shop in commerce.list_shops(s)}
         for shop in manifest["shops"]:
             if shop["code"] not in existing:
-                commerce.create_shop(s, code=shop["code"], name=shop["name"], name_zh=shop.get("name_zh"),
-                                     platform=shop["platform"], currency=shop["currency"], timezone=shop["timezone"])
+                commerce.create_shop(
+                    s,
+                    code=shop["code"],
+                    name=shop["name"],
+                    name_zh=shop.get("name_zh"),
+                    platform=shop["platform"],
+                    currency=shop["currency"],
+                    timezone=shop["timezone"],
+                )
         for currency, rate in DEMO_RATES.items():
             commerce.set_fx_rate(s, currency, reporting_currency, date(2020, 1, 1), rate)
         if accounts.user_by_email(s, DEMO_ADMIN[0]) is None:
-            accounts.create_user(s, email=DEMO_ADMIN[0], name="Demo admin", password=DEMO_ADMIN[1], role="admin")
+            accounts.create_user(
+                s, email=DEMO_ADMIN[0], name="Demo admin", password=DEMO_ADMIN[1], role="admin"
+            )
     summaries = []
     for f in manifest["files"]:
-        req = ImportRequest(kind=f["kind"], path=directory / f["path"], mapping=f.get("mapping"),
-                            shop=f.get("shop") or None, actor="demo")
+        req = ImportRequest(
+            kind=f["kind"],
+            path=directory / f["path"],
+            mapping=f.get("mapping"),
+            shop=f.get("shop") or None,
+            actor="demo",
+        )
         summaries.append(run_import(req, engine=engine, progress=progress(f["path"]) if progress else None))
     return summaries

@@ -92,8 +92,16 @@ def create_import(
     settings = request.app.state.settings
     path = save_upload(file, settings.var_dir / "uploads")
     summary = run_import(
-        ImportRequest(kind=kind, path=path, mapping=mapping or None, shop=shop or None, policy=policy,
-                      dry_run=dry_run, actor=who.actor, display_name=file.filename),
+        ImportRequest(
+            kind=kind,
+            path=path,
+            mapping=mapping or None,
+            shop=shop or None,
+            policy=policy,
+            dry_run=dry_run,
+            actor=who.actor,
+            display_name=file.filename,
+        ),
         engine=request.app.state.engine,
     )
     return summary.to_dict()
@@ -117,12 +125,19 @@ def get_import(run_id: int, session: DB, who: Auth) -> ImportRunOut:
 
 
 @router.get("/imports/{run_id}/quarantine", response_model=QuarantinePage)
-def get_quarantine(run_id: int, session: DB, who: Auth, code: str | None = None,
-                   page: Annotated[int, Query(ge=1)] = 1) -> QuarantinePage:
+def get_quarantine(
+    run_id: int,
+    session: DB,
+    who: Auth,
+    code: str | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> QuarantinePage:
     who.require("imports:write")
     service.get_run(session, run_id)
     rows, total = service.quarantine_rows(session, run_id, code, None, (page - 1) * 100, 100)
-    return QuarantinePage(items=[QuarantineOut.model_validate(r, from_attributes=True) for r in rows], total=total)
+    return QuarantinePage(
+        items=[QuarantineOut.model_validate(r, from_attributes=True) for r in rows], total=total
+    )
 
 
 @router.get("/mappings")

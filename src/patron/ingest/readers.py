@@ -4,7 +4,7 @@
 ``row_number`` is what the user sees in Excel or a text editor, so a rejected
 row can be found again, and ``row`` maps the (cleaned) header names to raw
 cell values. Readers do not interpret values: type conversion and validation
-belong to :mod:`patron.ingest.parsing` and the importers. Memory stays flat
+belong to :mod:`patron.core.parsing` and the importers. Memory stays flat
 whatever the file size.
 
 Problems with the whole file raise :class:`ReaderError` with a stable code:
@@ -399,6 +399,8 @@ def _open_csv(path: Path, encoding: str | None) -> RowSource:
     try:
         sample = raw.read(SAMPLE_SIZE)
         enc = _canonical(encoding) if encoding else detect_encoding(sample)
+        if enc == "utf-8" and sample.startswith(codecs.BOM_UTF8):
+            enc = "utf-8-sig"  # else the BOM would hide a quote opening the first field
         head = codecs.getincrementaldecoder(enc)(errors="replace").decode(sample[:65536])
         delimiter, sep_line = _sniff_delimiter(head, path.suffix.lower())
         raw.seek(0)
@@ -579,7 +581,7 @@ def _open_jsonl(path: Path, encoding: str | None) -> RowSource:
     try:
         sample = raw.read(SAMPLE_SIZE)
         enc = _canonical(encoding) if encoding else detect_encoding(sample)
-        if sample.lstrip(b" \t\r\n\xef\xbb\xbf").startswith(b"["):
+        if sample.removeprefix(codecs.BOM_UTF8).lstrip().startswith(b"["):
             raise ReaderError(
                 "unsupported_format",
                 f"{path.name} holds a JSON array; convert it to JSON Lines (one object per line)",
@@ -619,7 +621,8 @@ def _jsonl_rows(stream: IO[bytes] | IO[str]) -> Generator[tuple[int, Row], None,
     lines: Iterator[Any] = iter(stream)  # bytes or str lines, json.loads takes both
     for line_no, line in enumerate(lines, 1):
         if line_no == 1:
-            line = line.lstrip("\ufeff") if isinstance(line, str) else line.lstrip(b"\xef\xbb\xbf")
+            bom = "\ufeff" if isinstance(line, str) else codecs.BOM_UTF8
+            line = line.removeprefix(bom)
         if not line.strip():
             continue
         try:

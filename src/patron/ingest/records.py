@@ -25,7 +25,7 @@ from patron.ingest.mappings.statuses import (
     EN_REFUND_STATUS,
     EN_REFUND_TYPE,
 )
-from patron.ingest.parsing import (
+from patron.core.parsing import (
     FieldError,
     clean_cell,
     normalize_email,
@@ -122,9 +122,7 @@ class _Row:
             value = clean_cell(value)
         if value is None:
             if required:
-                self.fail(
-                    name, "missing", f"{self.ctx.mapping.columns.get(name, name)} is required"
-                )
+                self.fail(name, "missing", f"{self.ctx.mapping.columns.get(name, name)} is required")
             return None
         try:
             return fn(value)
@@ -171,9 +169,7 @@ class _Row:
             return None
         return value
 
-    def mapped(
-        self, name: str, table: dict[str, str], code: str, required: bool = False
-    ) -> str | None:
+    def mapped(self, name: str, table: dict[str, str], code: str, required: bool = False) -> str | None:
         raw = self.text(name, required)
         if raw is None:
             return None
@@ -194,12 +190,12 @@ class _Row:
         return found
 
     def currency(self, shop: Shop | None) -> str | None:
-        from patron.core.money import CURRENCY_EXPONENTS
+        from patron.core.money import CURRENCY_ALIASES, CURRENCY_EXPONENTS
 
         code = self.text("currency")
         if code is None:
             return shop.currency if shop else self.ctx.reporting_currency
-        code = code.upper()
+        code = CURRENCY_ALIASES.get(code.upper(), code.upper())
         if code not in CURRENCY_EXPONENTS:
             self.fail("currency", "unknown_currency", f"unknown currency {code!r}", code)
             return None
@@ -259,9 +255,7 @@ def parse_order_row(r: _Row) -> Parsed | None:
     table = ctx.mapping.status_map or EN_ORDER_STATUS
     status = r.mapped("status", table, "unknown_status")
     if status is None and r.raw.get("status") is None:
-        status = (
-            "delivered" if delivered else "shipped" if shipped else "paid" if paid else "pending"
-        )
+        status = "delivered" if delivered else "shipped" if shipped else "paid" if paid else "pending"
     claim = customers.Claim()
     r.identities(shop, claim)
     name = r.text("customer_name", limit=200)
@@ -270,9 +264,7 @@ def parse_order_row(r: _Row) -> Parsed | None:
     claim.profile.update({"name": name, **addr, "source_shop_id": shop.id if shop else None})
     if country:
         claim.profile["country"] = country.upper()
-    has_line = any(
-        r.raw.get(k) is not None for k in ("sku", "title", "quantity", "unit_price", "line_total")
-    )
+    has_line = any(r.raw.get(k) is not None for k in ("sku", "title", "quantity", "unit_price", "line_total"))
     line = None
     if has_line:
         qty = r.integer("quantity", required=True, minimum=1)
@@ -307,8 +299,7 @@ def parse_order_row(r: _Row) -> Parsed | None:
         "carrier": r.text("carrier", limit=100),
         "tracking_no": r.text("tracking_no", limit=100),
         **addr,
-        "source_updated_at": updated
-        or max(t for t in (placed, paid, shipped, delivered, EPOCH) if t),
+        "source_updated_at": updated or max(t for t in (placed, paid, shipped, delivered, EPOCH) if t),
     }
     if r.errors or shop is None or order_id is None:
         return None
@@ -368,13 +359,14 @@ def parse_customer_row(r: _Row) -> Parsed | None:
         },
         "bad_gender",
     )
-    profile = {
+    signup = r.when("signup_at", tz)
+    profile: dict[str, Any] = {
         "name": r.text("name", limit=200),
         "gender": gender,
         "birthday": r.day("birthday"),
         "country": (r.text("country", limit=2) or "").upper() or None,
         **{k: r.text(k) for k in ("province", "city", "district", "address")},
-        "signup_at": r.when("signup_at", tz),
+        "signup_at": signup,
         "source_shop_id": shop.id if shop else None,
     }
     custom = {
@@ -389,7 +381,7 @@ def parse_customer_row(r: _Row) -> Parsed | None:
     claim.tags = [
         t.strip() for t in (tags or "").replace("，", ";").replace(",", ";").split(";") if t.strip()
     ]
-    claim.source_updated_at = r.when("updated_at", tz) or profile["signup_at"] or EPOCH
+    claim.source_updated_at = r.when("updated_at", tz) or signup or EPOCH
     if not claim.strong and not r.errors:
         r.fail("external_id", "no_identity", "the row has no id, phone, email or other identity")
     if r.errors:
@@ -443,9 +435,7 @@ def parse_refund_row(r: _Row) -> Parsed | None:
         required=True,
     )
     requested, completed = r.when("requested_at", tz), r.when("completed_at", tz)
-    status = r.mapped(
-        "status", r.ctx.mapping.refund_status_map or EN_REFUND_STATUS, "unknown_status"
-    )
+    status = r.mapped("status", r.ctx.mapping.refund_status_map or EN_REFUND_STATUS, "unknown_status")
     if status is None and r.raw.get("status") is None:
         status = "completed" if completed else "requested"
     updated = r.when("updated_at", tz) or completed or requested or EPOCH
@@ -494,6 +484,7 @@ def parse_event_row(r: _Row) -> Parsed | None:
             props = json.loads(props) if props.strip() else {}
         except json.JSONDecodeError as exc:
             r.fail("properties", "bad_json", f"properties is not JSON: {exc.msg}", props)
+            props = None  # one error for the cell, not a second "must be an object"
     if props is not None and not isinstance(props, dict):
         r.fail("properties", "bad_json", "properties must be a JSON object", props)
     claim = customers.Claim()
@@ -527,9 +518,7 @@ PARSERS: dict[str, Callable[[_Row], Parsed | None]] = {
 GROUPED = frozenset({"orders", "order_items"})
 
 
-def parse(
-    kind: str, n: int, raw: dict[str, Any], ctx: Context
-) -> tuple[Parsed | None, list[RowError]]:
+def parse(kind: str, n: int, raw: dict[str, Any], ctx: Context) -> tuple[Parsed | None, list[RowError]]:
     r = _Row(n, raw, ctx)
     parsed = PARSERS[kind](r)
     return parsed, r.errors
@@ -576,9 +565,17 @@ def apply_orders(session: Session, items: Sequence[Parsed], ctx: Context) -> lis
                 if v is not None and claim.profile.get(k) is None:
                     claim.profile[k] = v
         claims.append(claim)
-    resolved = customers.resolve(session, claims, actor=ctx.actor)
+    # A claim with only weak keys (a masked phone) cannot find its person again: an order
+    # imported before keeps its customer instead of getting a new profile on every re-import.
+    keys = [(g[0].data["shop"].id, g[0].data["order_id"]) for g in groups]
+    known = commerce.find_orders(session, [k for k, c in zip(keys, claims, strict=True) if not c.strong])
+    kept = {i: known[k][1] for i, k in enumerate(keys) if k in known}
+    fresh = [i for i in range(len(groups)) if kept.get(i) is None]
+    resolved = customers.resolve(session, [claims[i] for i in fresh], actor=ctx.actor)
+    owners = dict(kept) | dict(zip(fresh, resolved.customer_ids, strict=True))
     by_shop: dict[int, list[tuple[list[Parsed], commerce.OrderInput]]] = {}
-    for g, cid in zip(groups, resolved.customer_ids, strict=True):
+    for i, g in enumerate(groups):
+        cid = owners[i]
         first = g[0].data
         lines = [p.data["line"] for p in g if p.data["line"] is not None]
         order = commerce.OrderInput(
@@ -586,15 +583,24 @@ def apply_orders(session: Session, items: Sequence[Parsed], ctx: Context) -> lis
         )
         by_shop.setdefault(first["shop"].id, []).append((g, order))
     outcomes: dict[int, str] = {}
-    for pairs in by_shop.values():
-        shop = pairs[0][0][0].data["shop"]
-        result = commerce.upsert_orders(session, shop, [o for _, o in pairs], ctx.catalog)
-        ctx.touched_customers |= result.customer_ids
-        for (g, _), oo, los in zip(pairs, result.order_outcomes, result.line_outcomes, strict=True):
-            line_iter = iter(los)
-            for p in g:
-                lo = next(line_iter, None) if p.data["line"] is not None else None
-                outcomes[p.row] = _row_outcome(oo, lo)
+    for shop_pairs in by_shop.values():
+        shop = shop_pairs[0][0][0].data["shop"]
+        # A record without lines (Taobao's 订单报表; lines come from 宝贝报表) must keep the
+        # stored lines: only records that carry lines replace them.
+        for replace in (True, False):
+            pairs = [(g, o) for g, o in shop_pairs if bool(o.lines) == replace]
+            if not pairs:
+                continue
+            result = commerce.upsert_orders(
+                session, shop, [o for _, o in pairs], ctx.catalog, replace_lines=replace
+            )
+            ctx.touched_customers |= result.customer_ids
+            outs = zip(pairs, result.order_outcomes, result.line_outcomes, strict=True)
+            for (g, _), oo, los in outs:
+                line_iter = iter(los)
+                for p in g:
+                    lo = next(line_iter, None) if p.data["line"] is not None else None
+                    outcomes[p.row] = _row_outcome(oo, lo)
     return [outcomes[p.row] for p in items]
 
 
@@ -692,9 +698,7 @@ def apply_refunds(session: Session, items: Sequence[Parsed], ctx: Context) -> li
             continue
         by_shop.setdefault(p.data["shop"].id, []).append(p)
     for group in by_shop.values():
-        res = commerce.upsert_refunds(
-            session, group[0].data["shop"], [p.data["refund"] for p in group]
-        )
+        res = commerce.upsert_refunds(session, group[0].data["shop"], [p.data["refund"] for p in group])
         for p, o in zip(group, res, strict=True):
             outcomes[p.row] = o
     return [outcomes[p.row] for p in items]
@@ -702,9 +706,7 @@ def apply_refunds(session: Session, items: Sequence[Parsed], ctx: Context) -> li
 
 def apply_events(session: Session, items: Sequence[Parsed], ctx: Context) -> list[Outcome]:
     with_claims = [i for i, p in enumerate(items) if p.data["claim"].strong]
-    resolved = customers.resolve(
-        session, [items[i].data["claim"] for i in with_claims], actor=ctx.actor
-    )
+    resolved = customers.resolve(session, [items[i].data["claim"] for i in with_claims], actor=ctx.actor)
     owner = dict(zip(with_claims, resolved.customer_ids, strict=True))
     rows = [
         {k: v for k, v in p.data.items() if k != "claim"} | {"customer_id": owner.get(i)}

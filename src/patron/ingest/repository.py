@@ -41,9 +41,7 @@ def interrupted_run(
 
 def list_runs(session: Session, offset: int, limit: int) -> tuple[list[ImportRun], int]:
     total = session.scalar(select(func.count()).select_from(ImportRun)) or 0
-    rows = list(
-        session.scalars(select(ImportRun).order_by(ImportRun.id.desc()).offset(offset).limit(limit))
-    )
+    rows = list(session.scalars(select(ImportRun).order_by(ImportRun.id.desc()).offset(offset).limit(limit)))
     return rows, int(total)
 
 
@@ -70,9 +68,7 @@ def quarantine_of(
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = list(
         session.scalars(
-            query.order_by(
-                QuarantineRow.import_run_id.desc(), QuarantineRow.row_number, QuarantineRow.id
-            )
+            query.order_by(QuarantineRow.import_run_id.desc(), QuarantineRow.row_number, QuarantineRow.id)
             .offset(offset)
             .limit(limit)
         )

@@ -74,9 +74,7 @@ def resolve_mapping(session: Session, kind: str, name: str | None) -> Mapping:
         if saved is None:
             raise UnknownMapping(
                 f"unknown mapping {name!r}",
-                data={
-                    "available": sorted(builtin) + [m.name for m in repo.saved_mappings(session)]
-                },
+                data={"available": sorted(builtin) + [m.name for m in repo.saved_mappings(session)]},
             )
         mapping = Mapping(
             name=saved.name,
@@ -141,9 +139,7 @@ def save_mapping(
     )
 
 
-def start_run(
-    session: Session, summary: Summary, sha256: str, shop: str | None, actor: str
-) -> ImportRun:
+def start_run(session: Session, summary: Summary, sha256: str, shop: str | None, actor: str) -> ImportRun:
     previous = repo.interrupted_run(session, sha256, summary.kind, summary.mapping, shop)
     run = ImportRun(
         kind=summary.kind,
@@ -200,8 +196,9 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def save_progress(session: Session, run_id: int, summary: Summary, checkpoint_row: int,
-                  fraction: float | None) -> None:
+def save_progress(
+    session: Session, run_id: int, summary: Summary, checkpoint_row: int, fraction: float | None
+) -> None:
     run = repo.get_run(session, run_id)
     assert run is not None
     if fraction is not None:

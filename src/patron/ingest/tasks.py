@@ -48,9 +48,7 @@ class ImportRequest:
 class _Chunker:
     """Feeds parsed rows to ``flush`` in chunks that never split a group (an order's lines)."""
 
-    def __init__(
-        self, kind: str, size: int, flush: Callable[[list[tuple[int, Parsed]], int], None]
-    ) -> None:
+    def __init__(self, kind: str, size: int, flush: Callable[[list[tuple[int, Parsed]], int], None]) -> None:
         self.grouped = kind in GROUPED
         self.size = size
         self.flush = flush
@@ -192,9 +190,7 @@ def run_import(
             with session_scope(engine) as s:
                 service.finish_run(s, run_id, summary)
     summary.duration_s = round(time.perf_counter() - started, 3)
-    summary.rows_per_s = (
-        round(summary.rows_read / summary.duration_s, 1) if summary.duration_s else 0.0
-    )
+    summary.rows_per_s = round(summary.rows_read / summary.duration_s, 1) if summary.duration_s else 0.0
     return summary
 
 
@@ -213,9 +209,7 @@ def _record_single(
     try:
         run = service.start_run(s, summary, sha, shop.code if shop else None, req.actor)
         summary.run_id = run.id
-        service.quarantine(
-            s, run.id, errors, {e.row: _raw for e, _raw in getattr(summary, "_raws", [])}
-        )
+        service.quarantine(s, run.id, errors, {e.row: _raw for e, _raw in getattr(summary, "_raws", [])})
         service.finish_run(s, run.id, summary)
         if own:
             s.commit()
@@ -274,7 +268,7 @@ def _stream(
                 s.commit()
             for row in bad_rows:
                 raws.pop(row, None)
-            for o, p in ready:
+            for _, p in ready:
                 raws.pop(p.row, None)
         except BaseException:
             if session is None:
@@ -294,9 +288,7 @@ def _stream(
             continue
         if "__error__" in raw:
             code, _, message = str(raw["__error__"]).partition(":")
-            pending.append(
-                (ordinal, RowError(n, None, code.strip(), message.strip() or code, None))
-            )
+            pending.append((ordinal, RowError(n, None, code.strip(), message.strip() or code, None)))
             raws[n] = raw
             continue
         parsed, errors = parse(req.kind, n, canon, ctx)

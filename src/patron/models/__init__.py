@@ -13,7 +13,13 @@ from patron.models.customer import (
     TagGroup,
 )
 from patron.models.event import TrackingEvent
-from patron.models.ingest import ImportRun, ImportStatus, QuarantineRow, QuarantineStatus, SavedMapping
+from patron.models.ingest import (
+    ImportRun,
+    ImportStatus,
+    QuarantineRow,
+    QuarantineStatus,
+    SavedMapping,
+)
 from patron.models.order import (
     FxRate,
     Order,
@@ -38,9 +44,9 @@ __all__ = [
     "Gender",
     "Identity",
     "IdentityKind",
-    "MergeBlock",
     "ImportRun",
     "ImportStatus",
+    "MergeBlock",
     "Order",
     "OrderLine",
     "OrderStatus",

@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from patron.core.db import BigID, Base, JSONType, UTCDateTime
+from patron.core.db import Base, BigID, JSONType, UTCDateTime
 from patron.core.time import utcnow
 from patron.models._types import created_at_column, id_column
 
@@ -85,9 +85,7 @@ class Identity(Base):
     __tablename__ = "identities"
 
     id: Mapped[int] = id_column()
-    customer_id: Mapped[int] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), index=True
-    )
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     namespace: Mapped[str] = mapped_column(String(64), default="")
     value: Mapped[str] = mapped_column(String(254))
@@ -129,9 +127,7 @@ class Tag(Base):
 class CustomerTag(Base):
     __tablename__ = "customer_tags"
 
-    customer_id: Mapped[int] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
-    )
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
     tag_id: Mapped[int] = mapped_column(
         ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True
     )
@@ -144,12 +140,8 @@ class MergeBlock(Base):
 
     __tablename__ = "merge_blocks"
 
-    customer_a: Mapped[int] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
-    )
-    customer_b: Mapped[int] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
-    )
+    customer_a: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    customer_b: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
     created_at: Mapped[datetime] = created_at_column()
 
 

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from patron.core.db import BigID, Base, UTCDateTime
+from patron.core.db import Base, BigID, UTCDateTime
 from patron.core.time import utcnow
 from patron.models._types import created_at_column, id_column
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from patron.core.db import BigID, Base
+from patron.core.db import Base, BigID
 from patron.models._types import created_at_column, id_column
 
 

@@ -24,7 +24,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "dash.customers": {"en": "Customers", "zh": "客户数"},
     "dash.imports": {"en": "Imports", "zh": "导入次数"},
     "dash.quarantined": {"en": "Rows in quarantine", "zh": "隔离行数"},
-    "dash.search_hint": {"en": "Name, phone, email, id or any identity", "zh": "姓名、手机号、邮箱、ID 或任意身份标识"},
+    "dash.search_hint": {
+        "en": "Name, phone, email, id or any identity",
+        "zh": "姓名、手机号、邮箱、ID 或任意身份标识",
+    },
     "cust.title": {"en": "Customers", "zh": "客户"},
     "cust.search": {"en": "Search", "zh": "搜索"},
     "cust.tag": {"en": "Tag", "zh": "标签"},
@@ -82,12 +85,48 @@ MESSAGES: dict[str, dict[str, str]] = {
     "c360.timeline": {"en": "Timeline", "zh": "时间线"},
     "c360.merges": {"en": "Merges", "zh": "合并记录"},
     "c360.undo_merge": {"en": "Undo merge", "zh": "撤销合并"},
-    "c360.masked": {"en": "Phone and email are masked for your role.", "zh": "根据您的角色，手机号和邮箱已脱敏显示。"},
+    "c360.masked": {
+        "en": "Phone and email are masked for your role.",
+        "zh": "根据您的角色，手机号和邮箱已脱敏显示。",
+    },
     "c360.no_orders": {"en": "No orders yet.", "zh": "暂无订单。"},
     "c360.none": {"en": "None.", "zh": "无。"},
     "c360.strong": {"en": "merge key", "zh": "合并键"},
     "c360.weak": {"en": "display only", "zh": "仅展示"},
     "c360.custom": {"en": "Custom fields", "zh": "自定义字段"},
+    "c360.undone": {"en": "undone", "zh": "已撤销"},
+    "identity.phone": {"en": "Phone", "zh": "手机号"},
+    "identity.email": {"en": "Email", "zh": "邮箱"},
+    "identity.wechat_unionid": {"en": "WeChat UnionID", "zh": "微信 UnionID"},
+    "identity.wechat_openid": {"en": "WeChat OpenID", "zh": "微信 OpenID"},
+    "identity.wecom_external_userid": {"en": "WeCom contact", "zh": "企业微信客户"},
+    "identity.buyer_nick": {"en": "Buyer nickname", "zh": "买家昵称"},
+    "identity.oaid": {"en": "OAID", "zh": "OAID"},
+    "identity.external_id": {"en": "Shop customer ID", "zh": "店铺客户 ID"},
+    "identity.masked_phone": {"en": "Masked phone", "zh": "脱敏手机号"},
+    "order.status.pending": {"en": "pending", "zh": "待付款"},
+    "order.status.paid": {"en": "paid", "zh": "已付款"},
+    "order.status.shipped": {"en": "shipped", "zh": "已发货"},
+    "order.status.delivered": {"en": "delivered", "zh": "已签收"},
+    "order.status.completed": {"en": "completed", "zh": "已完成"},
+    "order.status.cancelled": {"en": "cancelled", "zh": "已取消"},
+    "order.status.closed": {"en": "closed", "zh": "已关闭"},
+    "order.status.refunded": {"en": "refunded", "zh": "已退款"},
+    "refund.type.refund_only": {"en": "refund only", "zh": "仅退款"},
+    "refund.type.return_refund": {"en": "return and refund", "zh": "退货退款"},
+    "refund.type.exchange": {"en": "exchange", "zh": "换货"},
+    "refund.type.reship": {"en": "reship", "zh": "补寄"},
+    "refund.status.requested": {"en": "requested", "zh": "已申请"},
+    "refund.status.approved": {"en": "approved", "zh": "已同意"},
+    "refund.status.rejected": {"en": "rejected", "zh": "已拒绝"},
+    "refund.status.completed": {"en": "completed", "zh": "已完成"},
+    "refund.status.cancelled": {"en": "cancelled", "zh": "已取消"},
+    "timeline.signup": {"en": "signed up", "zh": "注册"},
+    "timeline.order": {"en": "order", "zh": "下单"},
+    "timeline.delivered": {"en": "delivered", "zh": "签收"},
+    "timeline.refund": {"en": "refund", "zh": "售后"},
+    "timeline.event": {"en": "event", "zh": "行为"},
+    "timeline.merge": {"en": "merge", "zh": "合并"},
     "gender.male": {"en": "Male", "zh": "男"},
     "gender.female": {"en": "Female", "zh": "女"},
     "gender.unknown": {"en": "Unknown", "zh": "未知"},
@@ -98,23 +137,37 @@ MESSAGES: dict[str, dict[str, str]] = {
     "imp.default_mapping": {"en": "Patron native format", "zh": "Patron 标准格式"},
     "imp.shop": {"en": "Shop", "zh": "店铺"},
     "imp.policy": {"en": "Bad rows", "zh": "错误行处理"},
-    "imp.policy.keep": {"en": "Import good rows, quarantine bad ones", "zh": "导入正确行，隔离错误行"},
+    "imp.policy.keep": {
+        "en": "Import good rows, quarantine bad ones",
+        "zh": "导入正确行，隔离错误行",
+    },
     "imp.policy.reject": {"en": "Reject the whole file", "zh": "整个文件拒绝导入"},
     "imp.dry_run": {"en": "Dry run: check only, write nothing", "zh": "试运行：仅检查，不写入"},
-    "imp.file": {"en": "File (CSV, XLSX, JSON lines, Parquet)", "zh": "文件（CSV、XLSX、JSON lines、Parquet）"},
+    "imp.file": {
+        "en": "File (CSV, XLSX, JSON lines, Parquet)",
+        "zh": "文件（CSV、XLSX、JSON lines、Parquet）",
+    },
     "imp.submit": {"en": "Import", "zh": "开始导入"},
     "imp.history": {"en": "History", "zh": "导入历史"},
     "imp.none": {"en": "Nothing imported yet.", "zh": "尚未导入任何数据。"},
     "imp.run": {"en": "Import #{id}", "zh": "导入 #{id}"},
     "imp.quarantine": {"en": "Quarantine", "zh": "隔离区"},
-    "imp.quarantine_hint": {"en": "Fix these rows in your file and import it again: good rows are not duplicated.",
-                            "zh": "请在文件中修正这些行后重新导入：已导入的正确行不会重复。"},
+    "imp.quarantine_hint": {
+        "en": "Fix these rows in your file and import it again: good rows are not duplicated.",
+        "zh": "请在文件中修正这些行后重新导入：已导入的正确行不会重复。",
+    },
     "imp.progress": {"en": "Progress", "zh": "进度"},
     "imp.encoding": {"en": "Encoding", "zh": "编码"},
     "imp.format": {"en": "Format", "zh": "格式"},
-    "imp.dry_result": {"en": "Dry run result: nothing was written", "zh": "试运行结果：未写入任何数据"},
+    "imp.dry_result": {
+        "en": "Dry run result: nothing was written",
+        "zh": "试运行结果：未写入任何数据",
+    },
     "imp.errors_by_code": {"en": "Errors by code", "zh": "按错误代码统计"},
-    "imp.resumed": {"en": "Resumed after row {row} of import #{run}", "zh": "从导入 #{run} 的第 {row} 行之后继续"},
+    "imp.resumed": {
+        "en": "Resumed after row {row} of import #{run}",
+        "zh": "从导入 #{run} 的第 {row} 行之后继续",
+    },
     "status.running": {"en": "running", "zh": "进行中"},
     "status.completed": {"en": "completed", "zh": "已完成"},
     "status.rejected": {"en": "rejected", "zh": "已拒绝"},
@@ -138,6 +191,15 @@ def translate(key: str, lang: str, **values: object) -> str:
     entry = MESSAGES.get(key)
     text = key if entry is None else entry.get(lang) or entry["en"]
     return text.format(**values) if values else text
+
+
+def label(group: str, value: str | None, lang: str) -> str:
+    """The translation of an enumerated value (``label("order.status", "paid", "zh")``), or
+    the value itself when the catalogue has no entry for it (a new status, a custom kind)."""
+    if value is None:
+        return ""
+    entry = MESSAGES.get(f"{group}.{value}")
+    return value if entry is None else entry.get(lang) or entry["en"]
 
 
 def pick_language(cookie: str | None, accept: str | None, user_locale: str | None) -> str:

@@ -13,10 +13,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from patron.accounts import service as accounts
-from patron.accounts.service import Principal
 from patron.accounts.dependencies import principal
-from patron.core.deps import DB
+from patron.accounts.service import Principal
 from patron.commerce import service as commerce
+from patron.core.deps import DB
 from patron.core.errors import NotAuthenticated, PatronError
 from patron.core.money import format_minor
 from patron.core.time import local
@@ -25,7 +25,7 @@ from patron.ingest import service as ingest
 from patron.ingest.endpoints import save_upload
 from patron.ingest.mappings import KINDS
 from patron.ingest.tasks import ImportRequest, run_import
-from patron.web.i18n import LANGUAGES, pick_language, translate
+from patron.web.i18n import LANGUAGES, label, pick_language, translate
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -33,8 +33,11 @@ WebUser = Annotated[Principal, Depends(principal)]
 
 
 def _lang(request: Request) -> str:
-    return pick_language(request.cookies.get("lang"), request.headers.get("accept-language"),
-                         request.session.get("locale"))
+    return pick_language(
+        request.cookies.get("lang"),
+        request.headers.get("accept-language"),
+        request.session.get("locale"),
+    )
 
 
 def render(request: Request, template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
@@ -48,6 +51,9 @@ def render(request: Request, template: str, status: int = 200, **ctx: Any) -> HT
         shown = local(value, tz or settings.default_timezone)
         return shown.strftime("%Y-%m-%d %H:%M") if shown else "—"
 
+    def name_of(group: str, value: str | None) -> str:
+        return label(group, value, lang)
+
     def money(minor: int | None, currency: str) -> str:
         return "—" if minor is None else f"{format_minor(minor, currency)} {currency}"
 
@@ -57,9 +63,19 @@ def render(request: Request, template: str, status: int = 200, **ctx: Any) -> HT
         return f"{request.url.path}?{urlencode(params)}"
 
     return templates.TemplateResponse(
-        request, template,
-        {"t": t, "lang": lang, "other_lang": "zh" if lang == "en" else "en", "when": when, "money": money,
-         "url_with": url_with, "user_name": request.session.get("name"), **ctx},
+        request,
+        template,
+        {
+            "t": t,
+            "lang": lang,
+            "other_lang": "zh" if lang == "en" else "en",
+            "when": when,
+            "money": money,
+            "label": name_of,
+            "url_with": url_with,
+            "user_name": request.session.get("name"),
+            **ctx,
+        },
         status_code=status,
     )
 
@@ -69,21 +85,28 @@ def render_error(request: Request, exc: PatronError) -> Response:
 
 
 @router.get("/lang/{code}")
-def switch_language(code: str, next: str = "/") -> Response:  # noqa: A002
-    response = RedirectResponse(next if next.startswith("/") and not next.startswith("//") else "/", status_code=303)
+def switch_language(code: str, next: str = "/") -> Response:
+    response = RedirectResponse(
+        next if next.startswith("/") and not next.startswith("//") else "/", status_code=303
+    )
     if code in LANGUAGES:
         response.set_cookie("lang", code, max_age=365 * 86400, samesite="lax")
     return response
 
 
 @router.get("/login")
-def login_page(request: Request, next: str = "/") -> Response:  # noqa: A002
+def login_page(request: Request, next: str = "/") -> Response:
     return render(request, "login.html", next=next, failed=False)
 
 
 @router.post("/login")
-def login(request: Request, session: DB, email: Annotated[str, Form()], password: Annotated[str, Form()],
-          next: Annotated[str, Form()] = "/") -> Response:  # noqa: A002
+def login(
+    request: Request,
+    session: DB,
+    email: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",
+) -> Response:
     try:
         user = accounts.authenticate(session, email, password)
     except NotAuthenticated:
@@ -103,12 +126,24 @@ def logout(request: Request) -> Response:
 @router.get("/")
 def overview(request: Request, session: DB, who: WebUser) -> Response:
     who.require("customers:read")
-    _, total = customers.search(session, customers.SearchFilter(), offset=0, limit=1,
-                                reporting_currency=request.app.state.settings.reporting_currency, pii=False)
+    _, total = customers.search(
+        session,
+        customers.SearchFilter(),
+        offset=0,
+        limit=1,
+        reporting_currency=request.app.state.settings.reporting_currency,
+        pii=False,
+    )
     runs, run_count = ingest.list_runs(session, 0, 5)
     _, quarantined = ingest.quarantine_rows(session, status="open", limit=1)
-    return render(request, "overview.html", customers_total=total, runs=runs, run_count=run_count,
-                  quarantined=quarantined)
+    return render(
+        request,
+        "overview.html",
+        customers_total=total,
+        runs=runs,
+        run_count=run_count,
+        quarantined=quarantined,
+    )
 
 
 @router.get("/customers")
@@ -136,26 +171,66 @@ def customer_list(
         except ValueError:
             return None
 
-    f = customers.SearchFilter(q=(q or "").strip() or None, tag=tag or None, shop_id=num(shop_id),
-                               min_orders=num(min_orders), signup_from=day(signup_from), signup_to=day(signup_to))
-    items, total = customers.search(session, f, offset=(page - 1) * per_page, limit=per_page,
-                                    reporting_currency=request.app.state.settings.reporting_currency,
-                                    pii=who.can("customers:pii"))
-    return render(request, "customers.html", items=items, total=total, page=page,
-                  pages=max(1, -(-total // per_page)), shops=commerce.list_shops(session),
-                  filters={"q": q or "", "tag": tag or "", "shop_id": shop_id or "", "min_orders": min_orders or "",
-                           "signup_from": signup_from or "", "signup_to": signup_to or ""})
+    f = customers.SearchFilter(
+        q=(q or "").strip() or None,
+        tag=tag or None,
+        shop_id=num(shop_id),
+        min_orders=num(min_orders),
+        signup_from=day(signup_from),
+        signup_to=day(signup_to),
+    )
+    items, total = customers.search(
+        session,
+        f,
+        offset=(page - 1) * per_page,
+        limit=per_page,
+        reporting_currency=request.app.state.settings.reporting_currency,
+        pii=who.can("customers:pii"),
+    )
+    return render(
+        request,
+        "customers.html",
+        items=items,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // per_page)),
+        shops=commerce.list_shops(session),
+        filters={
+            "q": q or "",
+            "tag": tag or "",
+            "shop_id": shop_id or "",
+            "min_orders": min_orders or "",
+            "signup_from": signup_from or "",
+            "signup_to": signup_to or "",
+        },
+    )
 
 
 @router.get("/customers/{customer_id}")
 def customer_360(customer_id: int, request: Request, session: DB, who: WebUser) -> Response:
     who.require("customers:read")
-    view = customers.profile_360(session, customer_id, reporting_currency=request.app.state.settings.reporting_currency,
-                                 pii=who.can("customers:pii"))
+    view = customers.profile_360(
+        session,
+        customer_id,
+        reporting_currency=request.app.state.settings.reporting_currency,
+        pii=who.can("customers:pii"),
+    )
     if view.customer.id != customer_id:
         return RedirectResponse(f"/customers/{view.customer.id}", status_code=303)
     shops = {s.code: s for s in commerce.list_shops(session)}
-    return render(request, "customer.html", v=view, c=view.customer, shops=shops, can_admin=who.can("admin"))
+    # The timeline shows orders and refunds with translated statuses and formatted amounts.
+    orders_by_ref = {f"order:{o.id}": o for o in view.orders}
+    refunds_by_id = {r.external_id: r for r in view.refunds}
+    return render(
+        request,
+        "customer.html",
+        v=view,
+        c=view.customer,
+        shops=shops,
+        can_admin=who.can("admin"),
+        orders_by_ref=orders_by_ref,
+        refunds_by_id=refunds_by_id,
+    )
 
 
 @router.post("/merges/{merge_id}/undo")
@@ -169,8 +244,16 @@ def undo_merge(merge_id: int, session: DB, who: WebUser) -> Response:
 def imports_page(request: Request, session: DB, who: WebUser) -> Response:
     who.require("customers:read")
     runs, _ = ingest.list_runs(session, 0, 50)
-    return render(request, "imports.html", runs=runs, kinds=KINDS, mappings=ingest.all_mappings(session),
-                  shops=commerce.list_shops(session), dry=None, can_import=who.can("imports:write"))
+    return render(
+        request,
+        "imports.html",
+        runs=runs,
+        kinds=KINDS,
+        mappings=ingest.all_mappings(session),
+        shops=commerce.list_shops(session),
+        dry=None,
+        can_import=who.can("imports:write"),
+    )
 
 
 @router.post("/imports")
@@ -188,15 +271,31 @@ def upload(
     who.require("imports:write")
     app = request.app
     path = save_upload(file, app.state.settings.var_dir / "uploads")
-    req = ImportRequest(kind=kind, path=path, mapping=mapping or None, shop=shop or None, policy=policy,
-                        dry_run=bool(dry_run), actor=who.actor, display_name=file.filename)
+    req = ImportRequest(
+        kind=kind,
+        path=path,
+        mapping=mapping or None,
+        shop=shop or None,
+        policy=policy,
+        dry_run=bool(dry_run),
+        actor=who.actor,
+        display_name=file.filename,
+    )
     if req.dry_run or req.policy == "reject":
         summary = run_import(req, engine=app.state.engine)
         if summary.run_id is not None:
             return RedirectResponse(f"/imports/{summary.run_id}", status_code=303)
         runs, _ = ingest.list_runs(session, 0, 50)
-        return render(request, "imports.html", runs=runs, kinds=KINDS, mappings=ingest.all_mappings(session),
-                      shops=commerce.list_shops(session), dry=summary, can_import=True)
+        return render(
+            request,
+            "imports.html",
+            runs=runs,
+            kinds=KINDS,
+            mappings=ingest.all_mappings(session),
+            shops=commerce.list_shops(session),
+            dry=summary,
+            can_import=True,
+        )
     # Large files take a while: run in the background and show the run page, which refreshes.
     started = threading.Event()
     box: dict[str, Any] = {}
@@ -208,7 +307,7 @@ def upload(
     def work() -> None:
         try:
             run_import(req, engine=app.state.engine, on_started=on_started)
-        except BaseException as exc:  # noqa: BLE001  (shown to the user below or on the run page)
+        except BaseException as exc:
             box["error"] = exc
             started.set()
 
@@ -223,10 +322,24 @@ def upload(
 
 
 @router.get("/imports/{run_id}")
-def import_run_page(run_id: int, request: Request, session: DB, who: WebUser,
-                    code: str | None = None, page: Annotated[int, Query(ge=1)] = 1) -> Response:
+def import_run_page(
+    run_id: int,
+    request: Request,
+    session: DB,
+    who: WebUser,
+    code: str | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
     who.require("customers:read")
     run = ingest.get_run(session, run_id)
     rows, total = ingest.quarantine_rows(session, run_id, code or None, None, (page - 1) * 50, 50)
-    return render(request, "import_run.html", run=run, rows=rows, total=total, page=page,
-                  pages=max(1, -(-total // 50)), code=code or "")
+    return render(
+        request,
+        "import_run.html",
+        run=run,
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // 50)),
+        code=code or "",
+    )

@@ -147,18 +147,27 @@ class Mapping:
         """Required canonical fields whose source column is absent from the file."""
         have = set(header)
         return [
-            f
-            for f in REQUIRED[self.kind]
-            if self.columns.get(f, f) not in have and f not in self.defaults
+            f for f in REQUIRED[self.kind] if self.columns.get(f, f) not in have and f not in self.defaults
         ]
 
     def renamer(self, header: list[str]) -> Callable[[Row], Row]:
         """A fast function turning a source row into a canonical row (unknown columns dropped,
         ``custom.*`` columns of customer files kept)."""
-        pairs = [(canon, src) for canon, src in self.columns.items() if src in header]
-        custom = [c for c in header if c.startswith("custom.")] if self.kind == "customers" else []
+        # Every mapped column, not only those of the header: a JSON Lines file's header is the
+        # keys of its first object, and later objects may hold keys that one left out.
+        pairs = list(self.columns.items())
+        custom = self.kind == "customers"
         defaults = dict(self.defaults)
-        fix = self.transform() if self.transform else None
+        if self.transform is not None:
+            fix: Callable[[Row], Row] | None = self.transform()
+        elif self.kind in ("orders", "order_items"):
+            # Native and saved mappings: without line ids, key lines "<sku>#<n>" so that two
+            # lines with the same (or no) SKU in one order stay two lines.
+            from patron.ingest.mappings._common import line_key_by_sku
+
+            fix = line_key_by_sku()
+        else:
+            fix = None
 
         def rename(row: Row) -> Row:
             out = dict(defaults)
@@ -166,9 +175,10 @@ class Mapping:
                 value = row.get(src)
                 if value is not None:
                     out[canon] = value
-            for c in custom:
-                if row.get(c) is not None:
-                    out[c] = row[c]
+            if custom:
+                for c, value in row.items():
+                    if value is not None and c.startswith("custom."):
+                        out[c] = value
             return fix(out) if fix else out
 
         return rename

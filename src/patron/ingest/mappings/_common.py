@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 Row = dict[str, object]
 
+# Taobao ends 收货地址 with the postcode: "...文三路100号(310000)" ("000000" when unknown).
+_POSTCODE = re.compile(r"\s*[(（]\s*[0-9]{6}\s*[)）]\s*$")
+
 
 def split_cn_address(row: Row) -> Row:
-    """'浙江省 杭州市 西湖区 文三路 100号' -> province, city, district, street (first three parts
-    that look like administrative units; the rest is the street address)."""
+    """'浙江省 杭州市 西湖区 文三路 100号(310000)' -> province, city, district, street (the first
+    three space-separated parts are the administrative units; the rest is the street address,
+    without the trailing postcode)."""
     full = row.get("address")
+    if isinstance(full, str):
+        full = _POSTCODE.sub("", full)
+        row["address"] = full or None
     if isinstance(full, str) and not row.get("province"):
         parts = full.replace("\u3000", " ").split()
         if len(parts) >= 3:

@@ -12,6 +12,10 @@ Row = dict[str, object]
 
 def _orders() -> Callable[[Row], Row]:
     def fix(row: Row) -> Row:
+        # The export calls the unit price 商品金额; some versions and ERPs say 商品单价.
+        unit = row.pop("unit_price_alt", None)
+        if row.get("unit_price") is None and unit is not None:
+            row["unit_price"] = unit
         street = row.pop("street", None)
         if street and row.get("address"):
             row["address"] = f"{street} {row['address']}"
@@ -34,7 +38,8 @@ ORDERS = Mapping(
         "sku": "商家编码",
         "title": "选购商品",
         "quantity": "商品数量",
-        "unit_price": "商品单价",
+        "unit_price": "商品金额",
+        "unit_price_alt": "商品单价",
         "order_total": "订单应付金额",
         "shipping": "运费",
         "customer_name": "收件人",

@@ -41,7 +41,7 @@ def _status(row: Row) -> str:
     fulfilment = str(row.get("fulfillment_status") or "").lower()
     if financial in ("refunded",):
         return "refunded"
-    if financial in ("voided",):
+    if financial in ("voided", "expired"):  # an expired authorisation was never captured
         return "cancelled"
     if financial in ("pending", "authorized", ""):
         return "pending"
@@ -108,6 +108,7 @@ ORDERS = Mapping(
         "title": "Lineitem name",
         "unit_price": "Lineitem price",
         "sku": "Lineitem sku",
+        "line_discount": "Lineitem discount",
         "customer_name": "Billing Name",
         "billing_phone": "Billing Phone",
         "city": "Billing City",

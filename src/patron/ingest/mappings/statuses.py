@@ -14,6 +14,8 @@ CN_ORDER_STATUS = {
     "已收货": "delivered",
     "交易关闭": "closed",
     "已关闭": "closed",
+    "未支付，交易关闭": "closed",  # 拼多多
+    "未支付,交易关闭": "closed",
     "已取消": "cancelled",
     "订单取消": "cancelled",
     "(删除)等待出库": "cancelled",
@@ -24,10 +26,12 @@ CN_ORDER_STATUS = {
     "已发货，待签收": "shipped",
     "已发货,待签收": "shipped",
     "部分发货": "shipped",
+    "卖家部分发货": "shipped",  # Taobao SELLER_CONSIGNED_PART
     "等待确认收货": "shipped",
     "买家已付款，等待卖家发货": "paid",
     "买家已付款,等待卖家发货": "paid",
     "等待卖家发货": "paid",
+    "备货中": "paid",  # 抖店: paid, being packed
     "待发货": "paid",
     "等待出库": "paid",
     "已付款": "paid",
@@ -38,6 +42,10 @@ CN_ORDER_STATUS = {
     "锁定": "pending",
     "退款成功": "refunded",
     "已退款": "refunded",
+    "未发货，退款成功": "refunded",  # 拼多多
+    "未发货,退款成功": "refunded",
+    "已发货，退款成功": "refunded",
+    "已发货,退款成功": "refunded",
 }
 CN_REFUND_STATUS = {
     "退款成功": "completed",
@@ -48,9 +56,12 @@ CN_REFUND_STATUS = {
     "卖家拒绝退款": "rejected",
     "已拒绝": "rejected",
     "买家已经申请退款，等待卖家同意": "requested",
+    "买家已经申请退款,等待卖家同意": "requested",
     "待处理": "requested",
     "卖家已经同意退款，等待买家退货": "approved",
+    "卖家已经同意退款,等待买家退货": "approved",
     "买家已经退货，等待卖家确认收货": "approved",
+    "买家已经退货,等待卖家确认收货": "approved",
     "已同意": "approved",
 }
 CN_REFUND_TYPE = {

@@ -54,6 +54,20 @@ ORDERS = Mapping(
     transform=_orders,
 )
 
+
+def _items() -> Callable[[Row], Row]:
+    keyed = line_key_by_sku()
+
+    def fix(row: Row) -> Row:
+        # 商家编码 is often left blank where 外部系统编号 holds the seller's code.
+        outer = row.pop("outer_id", None)
+        if row.get("sku") is None and outer is not None:
+            row["sku"] = outer
+        return keyed(row)
+
+    return fix
+
+
 ITEMS = Mapping(
     name="taobao_items",
     kind="order_items",
@@ -66,10 +80,11 @@ ITEMS = Mapping(
         "unit_price": "价格",
         "quantity": "购买数量",
         "sku": "商家编码",
+        "outer_id": "外部系统编号",
         "status": "订单状态",
     },
     status_map=CN_ORDER_STATUS,
-    transform=line_key_by_sku,
+    transform=_items,
 )
 
 REFUNDS = Mapping(
@@ -85,22 +100,30 @@ REFUNDS = Mapping(
         "requested_at": "退款的申请时间",
         "amount": "买家退款金额",
         "sku": "商家编码",
+        "sku_tmall": "商品编码",
         "buyer_nick": "买家会员名称",
         "status": "退款状态",
-        "reason": "退款原因",
+        "reason": "买家退款原因",
+        "reason_short": "退款原因",
         "type": "售后类型",
         "needs_return": "是否需要退货",
     },
     refund_status_map=CN_REFUND_STATUS,
     refund_type_map=CN_REFUND_TYPE,
-    transform=lambda: _refund_type,
+    transform=lambda: _refunds,
 )
 
 
-def _refund_type(row: Row) -> Row:
-    if row.get("type") is None and row.get("needs_return") is not None:
-        row["type"] = row["needs_return"]
-    row.pop("needs_return", None)
+def _refunds(row: Row) -> Row:
+    """Older reports have no 售后类型: 是否需要退货 (是/否) tells the type. Tmall's report calls
+    商家编码 商品编码; some exports shorten 买家退款原因 to 退款原因."""
+    needs_return = row.pop("needs_return", None)
+    if row.get("type") is None and needs_return is not None:
+        row["type"] = needs_return
+    for alias, canon in (("sku_tmall", "sku"), ("reason_short", "reason")):
+        value = row.pop(alias, None)
+        if row.get(canon) is None and value is not None:
+            row[canon] = value
     return row
 
 

@@ -24,7 +24,22 @@ STATUS = {
     "wc-cancelled": "cancelled",
     "wc-refunded": "refunded",
     "wc-failed": "cancelled",
+    "checkout-draft": "pending",
+    "wc-checkout-draft": "pending",
 }
+
+
+def _coupon_codes(value: object) -> object:
+    """coupon_items holds 'code:spring10|amount:10.00' per coupon, coupons separated by ';'."""
+    if not isinstance(value, str) or "code:" not in value:
+        return value
+    codes = []
+    for coupon in value.split(";"):
+        for part in coupon.split("|"):
+            key, _, code = part.partition(":")
+            if key.strip() == "code" and code.strip():
+                codes.append(code.strip())
+    return ",".join(codes) or None
 
 
 def _orders() -> Callable[[Row], Row]:
@@ -36,6 +51,8 @@ def _orders() -> Callable[[Row], Row]:
             row["customer_name"] = " ".join(str(p) for p in (first, last) if p)
         if row.get("customer_external_id") in ("0", 0):
             row["customer_external_id"] = None  # guest checkout
+        if row.get("coupon_code") is not None:
+            row["coupon_code"] = _coupon_codes(row["coupon_code"])
         return keyed(row)
 
     return fix
@@ -64,6 +81,7 @@ ORDERS = Mapping(
         "country": "billing_country",
         "address": "billing_address_1",
         "coupon_code": "coupon_items",
+        "line_id": "item_id",
         "sku": "item_sku",
         "title": "item_name",
         "quantity": "item_quantity",

@@ -1,4 +1,4 @@
-"""Tests for patron.ingest.parsing: exact values, failure codes, properties."""
+"""Tests for patron.core.parsing: exact values, failure codes, properties."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from patron.ingest.parsing import (
+from patron.core.parsing import (
     CURRENCY_EXPONENTS,
     FieldError,
     Phone,
@@ -264,6 +264,17 @@ def test_parse_datetime_uses_zone_rules_not_fixed_offset() -> None:
     assert parse_datetime("2024-07-15 12:00", NEW_YORK).hour == 16  # EDT
 
 
+def test_parse_datetime_dst_repeated_and_skipped_wall_times() -> None:
+    # 01:30 happens twice on 2024-11-03 in New York: the first (EDT) is meant.
+    assert parse_datetime("2024-11-03 01:30:00", NEW_YORK) == datetime(
+        2024, 11, 3, 5, 30, tzinfo=UTC
+    )
+    # 02:30 does not exist on 2024-03-10: read with the offset before the change.
+    assert parse_datetime("2024-03-10 02:30:00", NEW_YORK) == datetime(
+        2024, 3, 10, 7, 30, tzinfo=UTC
+    )
+
+
 @pytest.mark.parametrize(
     ("value", "code"),
     [
@@ -321,7 +332,8 @@ def test_parse_datetime_isoformat_round_trips(dt: datetime) -> None:
 @given(st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 12, 31)), ZONES)
 def test_parse_datetime_naive_text_takes_zone(dt: datetime, tz: ZoneInfo) -> None:
     text = dt.strftime("%Y-%m-%d %H:%M:%S")
-    expected = dt.replace(microsecond=0, tzinfo=tz).astimezone(UTC)
+    # Text cannot carry PEP 495's fold: a repeated wall time means its first occurrence.
+    expected = dt.replace(microsecond=0, fold=0, tzinfo=tz).astimezone(UTC)
     assert parse_datetime(text, tz) == expected
 
 

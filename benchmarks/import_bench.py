@@ -1,0 +1,110 @@
+"""Import 1,000,000 generated order lines into SQLite and PostgreSQL through the real importer.
+
+Targets (issue 2): SQLite >= 50,000 lines/s with peak memory <= 1.5 GB; PostgreSQL >= 100,000
+lines/s. Each import runs in its own process so its peak RSS is its own.
+
+    python -m benchmarks.import_bench [--lines N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from benchmarks.common import PG_URL, run_measured, write
+
+TARGETS = {"sqlite": 50_000, "postgresql": 100_000}
+
+
+def make_orders(path: Path, lines: int, seed: int = 1) -> Path:
+    """Native-format order lines: ~1.8 lines per order, a quarter as many customers as orders."""
+    rng = np.random.default_rng(seed)
+    per_order = rng.choice([1, 1, 2, 3], size=lines)
+    order_of_line = np.repeat(np.arange(lines), per_order)[:lines]
+    n_orders = int(order_of_line[-1]) + 1
+    customer = rng.integers(1, max(2, n_orders // 4), size=n_orders)[order_of_line]
+    line_no = np.arange(lines) - np.searchsorted(order_of_line, order_of_line)
+    day = rng.integers(0, 700, size=n_orders)[order_of_line]
+    placed = (np.datetime64("2024-01-01T10:00:00") + day.astype("timedelta64[D]")).astype(str)
+    price = rng.integers(100, 50_000, size=lines)
+    qty = rng.integers(1, 4, size=lines)
+    frame = pl.DataFrame({
+        "order_id": np.char.add("O", order_of_line.astype(str)),
+        "line_id": line_no.astype(str),
+        "customer_external_id": np.char.add("c", customer.astype(str)),
+        "phone": np.char.add("139", np.char.zfill(customer.astype(str), 8)),
+        "status": np.where(rng.random(lines) < 0.95, "completed", "cancelled"),
+        "currency": "CNY",
+        "placed_at": np.char.replace(placed, "T", " "),
+        "sku": np.char.add("SKU", rng.integers(1, 5000, size=lines).astype(str)),
+        "quantity": qty.astype(str),
+        "unit_price": [f"{p // 100}.{p % 100:02d}" for p in price.tolist()],
+        "province": "浙江省",
+        "city": "杭州市",
+    })
+    frame.write_csv(path)
+    return path
+
+
+def child(url: str, file: str) -> None:
+    from patron.commerce import service as commerce
+    from patron.core.db import make_engine, session_scope
+    from patron.core.migrate import upgrade
+    from patron.ingest.tasks import ImportRequest, run_import
+
+    engine = make_engine(url)
+    upgrade(engine)
+    with session_scope(engine) as s:
+        commerce.create_shop(s, code="site", name="Site", platform="own_site", currency="CNY",
+                             timezone="Asia/Shanghai")
+    start = time.perf_counter()
+    summary = run_import(ImportRequest(kind="orders", path=Path(file), shop="site"), engine=engine)
+    wall = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    print(json.dumps({"seconds": round(wall, 2), "rows": summary.rows_read, "inserted": summary.inserted,
+                      "quarantined": summary.quarantined, "peak_mb": peak_mb}))
+
+
+def fresh_pg() -> str:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("DROP DATABASE IF EXISTS patron_bench WITH (FORCE)"))
+        conn.execute(text("CREATE DATABASE patron_bench"))
+    admin.dispose()
+    return PG_URL.rsplit("/", 1)[0] + "/patron_bench"
+
+
+def main(lines: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = make_orders(Path(tmp) / "orders.csv", lines)
+        results = {}
+        for backend in ("sqlite", "postgresql"):
+            url = f"sqlite:///{tmp}/bench.db" if backend == "sqlite" else fresh_pg()
+            _, _, out = run_measured([sys.executable, "-m", "benchmarks.import_bench", "--child", url, str(path)])
+            r = json.loads(out.strip().splitlines()[-1])
+            r["lines_per_s"] = round(r["rows"] / r["seconds"])
+            r["target_lines_per_s"] = TARGETS[backend]
+            r["meets_target"] = r["lines_per_s"] >= TARGETS[backend] and (backend != "sqlite" or r["peak_mb"] <= 1536)
+            results[backend] = r
+    write("import", {"lines": lines, "results": results})
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--child", nargs=2)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+    else:
+        main(args.lines)
