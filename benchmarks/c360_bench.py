@@ -40,8 +40,12 @@ def seed(db: Path, customers: int, seed_: int = 3) -> None:
     engine = make_engine(f"sqlite:///{db}")
     upgrade(engine)
     with session_scope(engine) as s:
-        commerce.create_shop(s, code="site", name="Site", platform="own_site", currency="CNY", timezone="Asia/Shanghai")
-        user = accounts.create_user(s, email="bench@x.test", name="bench", password="benchmark1", role="admin")
+        commerce.create_shop(
+            s, code="site", name="Site", platform="own_site", currency="CNY", timezone="Asia/Shanghai"
+        )
+        user = accounts.create_user(
+            s, email="bench@x.test", name="bench", password="benchmark1", role="admin"
+        )
         key = accounts.create_api_key(s, user, "bench", ["customers:read", "customers:pii"])
     (db.parent / "key").write_text(key)
     engine.dispose()
@@ -58,8 +62,15 @@ def seed(db: Path, customers: int, seed_: int = 3) -> None:
     )
     conn.executemany(
         "INSERT INTO identities (customer_id, kind, namespace, value, strong, created_at) VALUES (?, ?, ?, ?, 1, ?)",
-        ((int(i), kind, ns, value, now) for i in ids for kind, ns, value in (
-            ("phone", "", f"+86139{i:08d}"), ("email", "", f"c{i}@example.com"), ("external_id", "site", f"c{i}"))),
+        (
+            (int(i), kind, ns, value, now)
+            for i in ids
+            for kind, ns, value in (
+                ("phone", "", f"+86139{i:08d}"),
+                ("email", "", f"c{i}@example.com"),
+                ("external_id", "site", f"c{i}"),
+            )
+        ),
     )
     n_orders = rng.poisson(2.75, customers)
     order_id = 0
@@ -74,20 +85,28 @@ def seed(db: Path, customers: int, seed_: int = 3) -> None:
         if len(orders) > 200_000:
             _flush(conn, orders, lines)
     _flush(conn, orders, lines)
-    conn.execute("UPDATE customers SET orders_count = (SELECT COUNT(*) FROM orders o WHERE o.customer_id = customers.id)")
+    conn.execute(
+        "UPDATE customers SET orders_count = (SELECT COUNT(*) FROM orders o WHERE o.customer_id = customers.id)"
+    )
     conn.commit()
     conn.execute("ANALYZE")
     conn.close()
 
 
-def _flush(conn: sqlite3.Connection, orders: list[tuple[object, ...]], lines: list[tuple[object, ...]]) -> None:
+def _flush(
+    conn: sqlite3.Connection, orders: list[tuple[object, ...]], lines: list[tuple[object, ...]]
+) -> None:
     conn.executemany(
         "INSERT INTO orders (id, shop_id, external_id, customer_id, status, currency, subtotal_minor, discount_minor, "
         "shipping_minor, total_minor, placed_at, source_updated_at, content_hash, created_at, updated_at) "
-        "VALUES (?, 1, ?, ?, 'completed', 'CNY', 9900, 0, 0, 9900, ?, ?, '', '2026-01-01', '2026-01-01')", orders)
+        "VALUES (?, 1, ?, ?, 'completed', 'CNY', 9900, 0, 0, 9900, ?, ?, '', '2026-01-01', '2026-01-01')",
+        orders,
+    )
     conn.executemany(
         "INSERT INTO order_lines (order_id, line_key, quantity, unit_price_minor, discount_minor, total_minor) "
-        "VALUES (?, ?, ?, ?, 0, ?)", lines)
+        "VALUES (?, ?, ?, ?, 0, ?)",
+        lines,
+    )
     orders.clear()
     lines.clear()
 
@@ -131,8 +150,21 @@ def main(customers: int, requests: int) -> None:
         key = (Path(tmp) / "key").read_text()
         port = free_port()
         env = {**os.environ, "PATRON_DATABASE_URL": f"sqlite:///{db}", "PATRON_VAR_DIR": tmp}
-        server = subprocess.Popen([sys.executable, "-m", "uvicorn", "patron.api.app:create_app", "--factory",
-                                   "--port", str(port), "--log-level", "warning", "--no-access-log"], env=env)
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "patron.api.app:create_app",
+                "--factory",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env=env,
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             for _ in range(200):
@@ -146,8 +178,12 @@ def main(customers: int, requests: int) -> None:
             load(base, key, [f"/api/v1/customers/{i}" for i in ids[:200]], 4)  # warm-up
             results = {
                 "customer_360": percentiles(load(base, key, [f"/api/v1/customers/{i}" for i in ids], 4)),
-                "search_phone": percentiles(load(base, key, [f"/api/v1/customers?q=139{i:08d}" for i in ids], 4)),
-                "search_email": percentiles(load(base, key, [f"/api/v1/customers?q=c{i}@example.com" for i in ids], 4)),
+                "search_phone": percentiles(
+                    load(base, key, [f"/api/v1/customers?q=139{i:08d}" for i in ids], 4)
+                ),
+                "search_email": percentiles(
+                    load(base, key, [f"/api/v1/customers?q=c{i}@example.com" for i in ids], 4)
+                ),
             }
         finally:
             server.terminate()
@@ -155,7 +191,10 @@ def main(customers: int, requests: int) -> None:
     for name, r in results.items():
         r["target_p99_ms"] = TARGETS[name]
         r["meets_target"] = r["p99_ms"] <= TARGETS[name]
-    write("customer_360", {"customers": customers, "clients": 4, "seed_seconds": round(seeded, 1), "results": results})
+    write(
+        "customer_360",
+        {"customers": customers, "clients": 4, "seed_seconds": round(seeded, 1), "results": results},
+    )
 
 
 if __name__ == "__main__":

@@ -25,8 +25,12 @@ def machine() -> dict[str, Any]:
 def write(name: str, data: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    payload = {"benchmark": name, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine(),
-               **data}
+    payload = {
+        "benchmark": name,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine(),
+        **data,
+    }
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     print(json.dumps(payload, indent=2, ensure_ascii=False))
     return path
@@ -35,8 +39,9 @@ def write(name: str, data: dict[str, Any]) -> Path:
 def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
     """Run a command; wall seconds, peak RSS of the child in MB, and its stdout."""
     start = time.perf_counter()
-    proc = subprocess.run(cmd, env={**os.environ, **(env or {})}, capture_output=True, text=True, check=False,
-                          cwd=ROOT)
+    proc = subprocess.run(
+        cmd, env={**os.environ, **(env or {})}, capture_output=True, text=True, check=False, cwd=ROOT
+    )
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr[-4000:])
@@ -48,5 +53,10 @@ def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[flo
 def percentiles(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
     q = statistics.quantiles(ordered, n=100, method="inclusive")
-    return {"n": len(ordered), "p50_ms": round(q[49] * 1000, 2), "p90_ms": round(q[89] * 1000, 2),
-            "p99_ms": round(q[98] * 1000, 2), "max_ms": round(ordered[-1] * 1000, 2)}
+    return {
+        "n": len(ordered),
+        "p50_ms": round(q[49] * 1000, 2),
+        "p90_ms": round(q[89] * 1000, 2),
+        "p99_ms": round(q[98] * 1000, 2),
+        "max_ms": round(ordered[-1] * 1000, 2),
+    }

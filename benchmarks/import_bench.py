@@ -36,20 +36,22 @@ def make_orders(path: Path, lines: int, seed: int = 1) -> Path:
     placed = (np.datetime64("2024-01-01T10:00:00") + day.astype("timedelta64[D]")).astype(str)
     price = rng.integers(100, 50_000, size=lines)
     qty = rng.integers(1, 4, size=lines)
-    frame = pl.DataFrame({
-        "order_id": np.char.add("O", order_of_line.astype(str)),
-        "line_id": line_no.astype(str),
-        "customer_external_id": np.char.add("c", customer.astype(str)),
-        "phone": np.char.add("139", np.char.zfill(customer.astype(str), 8)),
-        "status": np.where(rng.random(lines) < 0.95, "completed", "cancelled"),
-        "currency": "CNY",
-        "placed_at": np.char.replace(placed, "T", " "),
-        "sku": np.char.add("SKU", rng.integers(1, 5000, size=lines).astype(str)),
-        "quantity": qty.astype(str),
-        "unit_price": [f"{p // 100}.{p % 100:02d}" for p in price.tolist()],
-        "province": "浙江省",
-        "city": "杭州市",
-    })
+    frame = pl.DataFrame(
+        {
+            "order_id": np.char.add("O", order_of_line.astype(str)),
+            "line_id": line_no.astype(str),
+            "customer_external_id": np.char.add("c", customer.astype(str)),
+            "phone": np.char.add("139", np.char.zfill(customer.astype(str), 8)),
+            "status": np.where(rng.random(lines) < 0.95, "completed", "cancelled"),
+            "currency": "CNY",
+            "placed_at": np.char.replace(placed, "T", " "),
+            "sku": np.char.add("SKU", rng.integers(1, 5000, size=lines).astype(str)),
+            "quantity": qty.astype(str),
+            "unit_price": [f"{p // 100}.{p % 100:02d}" for p in price.tolist()],
+            "province": "浙江省",
+            "city": "杭州市",
+        }
+    )
     frame.write_csv(path)
     return path
 
@@ -63,14 +65,24 @@ def child(url: str, file: str) -> None:
     engine = make_engine(url)
     upgrade(engine)
     with session_scope(engine) as s:
-        commerce.create_shop(s, code="site", name="Site", platform="own_site", currency="CNY",
-                             timezone="Asia/Shanghai")
+        commerce.create_shop(
+            s, code="site", name="Site", platform="own_site", currency="CNY", timezone="Asia/Shanghai"
+        )
     start = time.perf_counter()
     summary = run_import(ImportRequest(kind="orders", path=Path(file), shop="site"), engine=engine)
     wall = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    print(json.dumps({"seconds": round(wall, 2), "rows": summary.rows_read, "inserted": summary.inserted,
-                      "quarantined": summary.quarantined, "peak_mb": peak_mb}))
+    print(
+        json.dumps(
+            {
+                "seconds": round(wall, 2),
+                "rows": summary.rows_read,
+                "inserted": summary.inserted,
+                "quarantined": summary.quarantined,
+                "peak_mb": peak_mb,
+            }
+        )
+    )
 
 
 def fresh_pg() -> str:
@@ -90,11 +102,15 @@ def main(lines: int) -> None:
         results = {}
         for backend in ("sqlite", "postgresql"):
             url = f"sqlite:///{tmp}/bench.db" if backend == "sqlite" else fresh_pg()
-            _, _, out = run_measured([sys.executable, "-m", "benchmarks.import_bench", "--child", url, str(path)])
+            _, _, out = run_measured(
+                [sys.executable, "-m", "benchmarks.import_bench", "--child", url, str(path)]
+            )
             r = json.loads(out.strip().splitlines()[-1])
             r["lines_per_s"] = round(r["rows"] / r["seconds"])
             r["target_lines_per_s"] = TARGETS[backend]
-            r["meets_target"] = r["lines_per_s"] >= TARGETS[backend] and (backend != "sqlite" or r["peak_mb"] <= 1536)
+            r["meets_target"] = r["lines_per_s"] >= TARGETS[backend] and (
+                backend != "sqlite" or r["peak_mb"] <= 1536
+            )
             results[backend] = r
     write("import", {"lines": lines, "results": results})
 

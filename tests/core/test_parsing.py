@@ -64,9 +64,7 @@ def test_currency_table_covers_iso_4217() -> None:
         assert CURRENCY_EXPONENTS[code] == exp, code
 
 
-@pytest.mark.parametrize(
-    ("code", "exp"), [("CNY", 2), ("cny", 2), (" jpy\t", 0), ("Kwd", 3), ("RMB", 2)]
-)
+@pytest.mark.parametrize(("code", "exp"), [("CNY", 2), ("cny", 2), (" jpy\t", 0), ("Kwd", 3), ("RMB", 2)])
 def test_currency_exponent_normalises_code(code: str, exp: int) -> None:
     assert currency_exponent(code) == exp
 
@@ -206,11 +204,7 @@ def test_parse_money_grouping_symbols_and_zero_padding(case: tuple[int, str], pa
     assert parse_money(text, currency) == minor
 
 
-@given(
-    st.decimals(
-        allow_nan=False, allow_infinity=False, places=2, min_value=-(10**12), max_value=10**12
-    )
-)
+@given(st.decimals(allow_nan=False, allow_infinity=False, places=2, min_value=-(10**12), max_value=10**12))
 def test_parse_money_decimal_and_string_agree(value: Decimal) -> None:
     assert parse_money(value, "CNY") == parse_money(str(value), "CNY") == int(value * 100)
 
@@ -266,13 +260,9 @@ def test_parse_datetime_uses_zone_rules_not_fixed_offset() -> None:
 
 def test_parse_datetime_dst_repeated_and_skipped_wall_times() -> None:
     # 01:30 happens twice on 2024-11-03 in New York: the first (EDT) is meant.
-    assert parse_datetime("2024-11-03 01:30:00", NEW_YORK) == datetime(
-        2024, 11, 3, 5, 30, tzinfo=UTC
-    )
+    assert parse_datetime("2024-11-03 01:30:00", NEW_YORK) == datetime(2024, 11, 3, 5, 30, tzinfo=UTC)
     # 02:30 does not exist on 2024-03-10: read with the offset before the change.
-    assert parse_datetime("2024-03-10 02:30:00", NEW_YORK) == datetime(
-        2024, 3, 10, 7, 30, tzinfo=UTC
-    )
+    assert parse_datetime("2024-03-10 02:30:00", NEW_YORK) == datetime(2024, 3, 10, 7, 30, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

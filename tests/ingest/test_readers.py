@@ -236,9 +236,7 @@ def test_csv_excel_sep_hint_line(tmp_path: Path) -> None:
 
 def test_csv_embedded_newlines_keep_editor_line_numbers(tmp_path: Path) -> None:
     path = tmp_path / "a.csv"
-    path.write_bytes(
-        b'id,note\r\n1,plain\r\n2,"two\r\nlines"\r\n3,"three\nmore\nlines"\r\n4,after\r\n'
-    )
+    path.write_bytes(b'id,note\r\n1,plain\r\n2,"two\r\nlines"\r\n3,"three\nmore\nlines"\r\n4,after\r\n')
     _, rows = read_all(path)
     assert [(n, r["id"]) for n, r in rows] == [(2, "1"), (3, "2"), (5, "3"), (8, "4")]
     assert rows[1][1]["note"] == "two\r\nlines"

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,15 +25,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from sqlalchemy import Engine
 
 
-def _root_conftest() -> object:
-    """tests/conftest.py, for its helpers.
-
-    Directories without ``__init__.py`` all name their conftest module ``conftest``, and pytest
-    drops the previous one from ``sys.modules`` before importing the next. Once this file is
-    loaded, ``from conftest import write_csv`` anywhere therefore finds *this* module, so it
-    re-exports the shared helpers (loaded from the file under a private name) to keep such
-    imports working whatever order pytest collects directories in.
-    """
+def _root_conftest() -> Any:
+    """tests/conftest.py, loaded from its file under a private module name, for its helpers."""
     name = "_patron_tests_root_conftest"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(
@@ -46,9 +40,28 @@ def _root_conftest() -> object:
     return sys.modules[name]
 
 
-_root = _root_conftest()
-write_csv = _root.write_csv  # type: ignore[attr-defined]
-table_rows = _root.table_rows  # type: ignore[attr-defined]
+_NOT_DELEGATED = frozenset({"collect_ignore", "collect_ignore_glob", "pytest_plugins"})
+
+
+def __getattr__(name: str) -> Any:
+    """Serve tests/conftest.py's helpers (``from conftest import table_rows, wipe``).
+
+    Directories without ``__init__.py`` all name their conftest module ``conftest``, and pytest
+    drops the previous one from ``sys.modules`` before importing the next. Once this file is
+    loaded (``pytest tests/web tests/ingest``, or a test directory sorted after ``web``), a test
+    module's ``from conftest import write_csv`` finds *this* module; delegating unknown names
+    keeps such imports working whatever order pytest collects directories in. Hooks and
+    pytest's own conftest variables are never delegated, so they are not registered twice.
+    """
+    if name.startswith(("_", "pytest_")) or name in _NOT_DELEGATED:
+        raise AttributeError(name)
+    try:
+        return getattr(_root_conftest(), name)
+    except AttributeError:
+        raise AttributeError(f"module 'conftest' has no attribute {name!r}") from None
+
+
+write_csv = _root_conftest().write_csv
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

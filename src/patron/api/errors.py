@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -14,7 +16,8 @@ def install(app: FastAPI) -> None:
     async def patron_error(request: Request, exc: PatronError) -> Response:
         if not request.url.path.startswith("/api/"):
             if isinstance(exc, NotAuthenticated):
-                return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
             from patron.web.pages import render_error
 
             return render_error(request, exc)

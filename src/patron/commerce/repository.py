@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from patron.core import bulk
 from patron.core.repository import chunked
 from patron.models import Category, FxRate, Order, OrderLine, Product, Refund, Shop
 
@@ -291,3 +292,72 @@ def upsert_rate(session: Session, currency: str, quote: str, valid_on: date, rat
     else:
         row.rate = rate
     session.flush()
+
+
+# -- bulk paths for imports -------------------------------------------------------------------
+
+ORDER_COLUMNS = (
+    "shop_id",
+    "external_id",
+    "customer_id",
+    "status",
+    "raw_status",
+    "currency",
+    "subtotal_minor",
+    "discount_minor",
+    "shipping_minor",
+    "total_minor",
+    "coupon_code",
+    "placed_at",
+    "paid_at",
+    "shipped_at",
+    "delivered_at",
+    "province",
+    "city",
+    "district",
+    "address",
+    "carrier",
+    "tracking_no",
+    "source_updated_at",
+    "content_hash",
+    "created_at",
+    "updated_at",
+)
+ORDER_UPDATE_COLUMNS = tuple(c for c in ORDER_COLUMNS if c not in ("shop_id", "external_id", "created_at"))
+LINE_COLUMNS = (
+    "order_id",
+    "line_key",
+    "product_id",
+    "sku",
+    "title",
+    "quantity",
+    "unit_price_minor",
+    "discount_minor",
+    "total_minor",
+)
+
+
+def bulk_insert_orders(session: Session, rows: Sequence[Sequence[Any]]) -> None:
+    bulk.insert_rows(session, Order.__table__, ORDER_COLUMNS, rows)  # type: ignore[arg-type]
+
+
+def bulk_update_orders(session: Session, rows: Sequence[Sequence[Any]]) -> None:
+    bulk.update_rows(session, Order.__table__, ORDER_UPDATE_COLUMNS, rows)  # type: ignore[arg-type]
+
+
+def order_ids(session: Session, shop_id: int, external_ids: Sequence[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for part in chunked(list(external_ids)):
+        for ext, oid in session.execute(
+            select(Order.external_id, Order.id).where(Order.shop_id == shop_id, Order.external_id.in_(part))
+        ):
+            out[ext] = oid
+    return out
+
+
+def bulk_insert_lines(session: Session, rows: Sequence[Sequence[Any]]) -> None:
+    bulk.insert_rows(session, OrderLine.__table__, LINE_COLUMNS, rows)  # type: ignore[arg-type]
+
+
+def bulk_update_lines(session: Session, rows: Sequence[Sequence[Any]]) -> None:
+    bulk.update_rows(session, OrderLine.__table__, LINE_COLUMNS[2:], rows)  # type: ignore[arg-type]

@@ -509,3 +509,105 @@ def shops_by_id(session: Session) -> dict[int, Shop]:
 
 def count_orders_of(session: Session, customer_id: int) -> int:
     return repo.count_orders_of(session, customer_id)
+
+
+def upsert_order_records(
+    session: Session, shop: Shop, records: Sequence[dict[str, Any]], catalog: ProductCatalog
+) -> UpsertResult:
+    """Bulk form of :func:`upsert_orders` for parsed import chunks (dicts from
+    ``ingest.orders_frame``): orders are inserted, updated when their header changed and the
+    source is not older, and lines are added or updated but never deleted, so an order whose rows
+    are spread over a file (or over two exports) keeps every line.
+    """
+    existing = repo.existing_orders(session, shop.id, [r["order_id"] for r in records])
+    now = utcnow()
+    outcomes: list[str] = []
+    inserts: list[tuple[Any, ...]] = []
+    updates: list[tuple[Any, ...]] = []
+    targets: list[tuple[dict[str, Any], int | None]] = []  # (record, stored order id)
+    seen: set[str] = set()
+    for r in records:
+        ext = r["order_id"]
+        hit = existing.get(ext)
+        values = (
+            r["customer_id"],
+            r["status"],
+            r["raw_status"],
+            r["currency"],
+            r["subtotal"] if r["subtotal"] is not None else sum(ln["line_total"] or 0 for ln in r["lines"]),
+            r["discount"],
+            r["shipping"],
+            None,
+            r["coupon_code"],
+            r["placed_at"],
+            r["paid_at"],
+            r["shipped_at"],
+            r["delivered_at"],
+            r["province"],
+            r["city"],
+            r["district"],
+            r["address"],
+            r["carrier"],
+            r["tracking_no"],
+            r["updated_at"],
+            r["content_hash"],
+        )
+        total = (
+            r["order_total"] if r["order_total"] is not None else values[4] - r["discount"] + r["shipping"]
+        )
+        values = (*values[:7], total, *values[8:])
+        if hit is None and ext not in seen:
+            seen.add(ext)
+            inserts.append((shop.id, ext, *values, now, now))
+            outcomes.append(INSERTED)
+            targets.append((r, None))
+        elif hit is None:
+            outcomes.append(UNCHANGED)
+        elif r["updated_at"] < hit[1]:
+            outcomes.append(UNCHANGED)  # an older export never overwrites
+        else:
+            if hit[2] != r["content_hash"]:
+                updates.append((*values, now, hit[0]))
+                outcomes.append(UPDATED)
+            else:
+                outcomes.append(UNCHANGED)
+            targets.append((r, hit[0]))
+    repo.bulk_insert_orders(session, inserts)
+    repo.bulk_update_orders(session, updates)
+    new_ids = repo.order_ids(session, shop.id, [row[1] for row in inserts])
+    stored = repo.existing_lines(session, [oid for _, oid in targets if oid is not None])
+    line_inserts: list[tuple[Any, ...]] = []
+    line_updates: list[tuple[Any, ...]] = []
+    changed_orders: set[str] = set()
+    done: set[tuple[int, str]] = set()
+    for r, oid in targets:
+        order_id = oid if oid is not None else new_ids[r["order_id"]]
+        for ln in r["lines"]:
+            key = (order_id, ln["line_id"])
+            if key in done:
+                continue
+            done.add(key)
+            line_values = {
+                "product_id": catalog.product_id(shop.code, ln["sku"]),
+                "sku": ln["sku"],
+                "title": ln["title"],
+                "quantity": ln["quantity"],
+                "unit_price_minor": ln["unit_price"],
+                "discount_minor": ln["line_discount"],
+                "total_minor": ln["line_total"],
+            }
+            row = tuple(line_values.values())
+            if key not in stored:
+                line_inserts.append((order_id, ln["line_id"], *row))
+                changed_orders.add(r["order_id"])
+            elif stored[key][1] != _line_sig(line_values):
+                line_updates.append((*row, stored[key][0]))
+                changed_orders.add(r["order_id"])
+    repo.bulk_insert_lines(session, line_inserts)
+    repo.bulk_update_lines(session, line_updates)
+    if changed_orders:
+        outcomes = [
+            UPDATED if o == UNCHANGED and r["order_id"] in changed_orders and r["order_id"] in existing else o
+            for r, o in zip(records, outcomes, strict=True)
+        ]
+    return UpsertResult(outcomes, [], {r["customer_id"] for r in records if r["customer_id"] is not None})

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, or_, select, update
+from sqlalchemy import Select, delete, func, insert, or_, select, union, update
 from sqlalchemy.orm import Session
 
+from patron.core import bulk
 from patron.core.db import Base
 from patron.core.repository import chunked
 from patron.core.time import utcnow
@@ -56,16 +57,43 @@ def weak_identities_of(session: Session, customer_ids: Sequence[int]) -> set[tup
     return out
 
 
-def insert_customers(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    if not rows:
-        return []
-    result = session.execute(insert(Customer).returning(Customer.id, sort_by_parameter_order=True), rows)
-    return [r[0] for r in result]
+CUSTOMER_COLUMNS = (
+    "name",
+    "gender",
+    "birthday",
+    "phone",
+    "email",
+    "country",
+    "province",
+    "city",
+    "district",
+    "address",
+    "signup_at",
+    "source_shop_id",
+    "custom",
+    "orders_count",
+    "spent_minor",
+    "profile_updated_at",
+    "created_at",
+    "updated_at",
+)
+FILLABLE = ("name", "phone", "email", "country", "province", "city", "district", "address", "source_shop_id")
+IDENTITY_COLUMNS = ("customer_id", "kind", "namespace", "value", "strong", "created_at")
 
 
-def insert_identities(session: Session, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        session.execute(insert(Identity), rows)
+def insert_customers(session: Session, rows: Sequence[Sequence[Any]]) -> list[int]:
+    """Rows are tuples in CUSTOMER_COLUMNS order; returns the new ids in order."""
+    return bulk.insert_returning_ids(session, Customer.__table__, CUSTOMER_COLUMNS, rows)  # type: ignore[arg-type]
+
+
+def insert_identities(session: Session, rows: Sequence[Sequence[Any]]) -> None:
+    """Rows are tuples in IDENTITY_COLUMNS order."""
+    bulk.insert_rows(session, Identity.__table__, IDENTITY_COLUMNS, rows)  # type: ignore[arg-type]
+
+
+def fill_blank_profiles(session: Session, rows: Sequence[Sequence[Any]]) -> None:
+    """Rows are (FILLABLE values…, id): only empty profile fields take the new values."""
+    bulk.update_rows(session, Customer.__table__, FILLABLE, rows, fill_blanks=True)  # type: ignore[arg-type]
 
 
 def load_profiles(session: Session, ids: Sequence[int]) -> dict[int, Customer]:
@@ -167,19 +195,12 @@ def merges_of(session: Session, customer_id: int) -> list[CustomerMerge]:
 
 
 def set_stats(session: Session, stats: list[dict[str, Any]]) -> None:
-    if stats:
-        session.execute(
-            update(Customer),
-            [
-                {
-                    "id": s["id"],
-                    "orders_count": s["orders_count"],
-                    "spent_minor": s["spent_minor"],
-                    "last_order_at": s["last_order_at"],
-                }
-                for s in stats
-            ],
-        )
+    bulk.update_rows(
+        session,
+        Customer.__table__,  # type: ignore[arg-type]
+        ("orders_count", "spent_minor", "last_order_at"),
+        [(s["orders_count"], s["spent_minor"], s["last_order_at"], s["id"]) for s in stats],
+    )
 
 
 def update_profiles(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -304,11 +325,18 @@ class SearchFilter:
 def _search_query(f: SearchFilter) -> Select[Any]:
     query = select(Customer).where(Customer.merged_into_id.is_(None))
     if f.q:
-        by_identity = select(Identity.customer_id).where(Identity.value.in_((f.q, *f.identity_values)))
-        conds = [Customer.id.in_(by_identity), Customer.name.startswith(f.q, autoescape=True)]
-        if f.q.isdigit():
-            conds.append(Customer.id == int(f.q))
-        query = query.where(or_(*conds))
+        # Each alternative is an indexed lookup; a phone or an email is matched exactly only.
+        alternatives: list[Select[Any]] = [
+            select(Identity.customer_id).where(Identity.value.in_((f.q, *f.identity_values)))
+        ]
+        if not f.identity_values:
+            alternatives.append(
+                select(Customer.id).where(Customer.name >= f.q, Customer.name < f.q + "\uffff")
+            )
+            if f.q.isdigit() and len(f.q) < 19:
+                alternatives.append(select(Customer.id).where(Customer.id == int(f.q)))
+        matches = union(*alternatives) if len(alternatives) > 1 else alternatives[0]
+        query = query.where(Customer.id.in_(matches))
     if f.tag:
         query = query.where(
             Customer.id.in_(

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from patron.core.errors import Conflict, NotFound
 from patron.core.masking import mask_email, mask_identity, mask_phone
+from patron.core.money import format_minor
 from patron.core.time import utcnow
 from patron.customers import repository as repo
 from patron.customers.schemas import (
@@ -143,20 +144,13 @@ def resolve(session: Session, claims: Sequence[Claim], *, actor: str) -> Resolve
     rows = []
     for members in new_groups:
         profile = _combined_profile([claims[i] for i in members])
-        profile.setdefault("gender", "unknown")
-        rows.append(
-            {
-                **profile,
-                "custom": profile.get("custom", {}),
-                "orders_count": 0,
-                "spent_minor": 0,
-                "created_at": now,
-                "updated_at": now,
-                "profile_updated_at": max(
-                    (t for i in members if (t := claims[i].source_updated_at) is not None), default=None
-                ),
-            }
+        profile["gender"] = profile.get("gender") or "unknown"
+        profile["custom"] = profile.get("custom") or {}
+        profile.update(orders_count=0, spent_minor=0, created_at=now, updated_at=now)
+        profile["profile_updated_at"] = max(
+            (t for i in members if (t := claims[i].source_updated_at) is not None), default=None
         )
+        rows.append(tuple(profile.get(c) for c in repo.CUSTOMER_COLUMNS))
     new_ids = repo.insert_customers(session, rows)
     result.created_ids = set(new_ids)
     for members, cid in zip(new_groups, new_ids, strict=True):
@@ -233,28 +227,8 @@ def _store_identities(
                 new_strong[key] = cid
         weak_wanted.update((cid, k) for k in claim.weak)
     have_weak = repo.weak_identities_of(session, sorted({c for c, _ in weak_wanted}))
-    rows = [
-        {
-            "customer_id": cid,
-            "kind": k[0],
-            "namespace": k[1],
-            "value": k[2],
-            "strong": True,
-            "created_at": now,
-        }
-        for k, cid in new_strong.items()
-    ]
-    rows += [
-        {
-            "customer_id": cid,
-            "kind": k[0],
-            "namespace": k[1],
-            "value": k[2],
-            "strong": False,
-            "created_at": now,
-        }
-        for cid, k in sorted(weak_wanted - have_weak)
-    ]
+    rows = [(cid, k[0], k[1], k[2], True, now) for k, cid in new_strong.items()]
+    rows += [(cid, k[0], k[1], k[2], False, now) for cid, k in sorted(weak_wanted - have_weak)]
     repo.insert_identities(session, rows)
     existing.update(new_strong)
 
@@ -262,14 +236,27 @@ def _store_identities(
 def _update_profiles(
     session: Session, claims: Sequence[Claim], owners: list[int | None], created: set[int]
 ) -> set[int]:
-    """Authoritative claims overwrite when newer; others only fill blank fields."""
-    touched = sorted({cid for cid in owners if cid is not None and cid not in created})
+    """Authoritative claims overwrite when newer; others only fill blank fields (in one bulk
+    statement, without loading the profiles)."""
+    fills = [
+        (*(claim.profile.get(c) for c in repo.FILLABLE), cid)
+        for claim, cid in zip(claims, owners, strict=True)
+        if cid is not None and cid not in created and not claim.authoritative and claim.profile
+    ]
+    repo.fill_blank_profiles(session, fills)
+    touched = sorted(
+        {
+            cid
+            for c, cid in zip(claims, owners, strict=True)
+            if c.authoritative and cid is not None and cid not in created
+        }
+    )
     if not touched:
         return set()
     profiles = repo.load_profiles(session, touched)
     changes: dict[int, dict[str, Any]] = {}
     for claim, cid in zip(claims, owners, strict=True):
-        if cid is None or cid in created or cid not in profiles:
+        if cid is None or cid in created or cid not in profiles or not claim.authoritative:
             continue
         customer = profiles[cid]
         newer = claim.authoritative and (
@@ -620,7 +607,7 @@ def _timeline(
                 at=o.placed_at,
                 kind="order",
                 title=o.external_id,
-                detail=f"{o.status} {o.currency} {o.total_minor}",
+                detail=f"{o.status} · {format_minor(o.total_minor, o.currency)} {o.currency}",
                 ref=f"order:{o.id}",
             )
         )
@@ -634,7 +621,7 @@ def _timeline(
                     at=at,
                     kind="refund",
                     title=r.external_id,
-                    detail=f"{r.type} {r.status} {r.currency} {r.amount_minor}",
+                    detail=f"{r.type} {r.status} · {format_minor(r.amount_minor, r.currency)} {r.currency}",
                 )
             )
     for e in events:

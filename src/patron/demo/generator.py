@@ -35,8 +35,18 @@ Generating model (the ground truth written to ``truth.json``):
   transaction (a fully refunded native order has status ``refunded``).
 * About 10% of customers never order (prospects: customer records and browsing events only).
   About 8% of the Chinese customers have accounts in two Chinese shops (same phone, different
-  external ids); Taobao masks the phone of about 60% of its buyers (``138****5678``), so some of
-  those pairs can only be linked by their Taobao buyer nick.
+  external ids); Taobao masks the phone of about 60% of its buyers (``138****5678``): those are
+  known by their buyer nick only, and their cross-shop pairs cannot be linked (``truth.json``
+  counts the pairs that share a visible phone).
+
+Planted data-quality faults (about 0.2% of rows; never two on one row), listed per file in
+``truth.json`` under ``files`` with their count and line numbers (header = line 1, at most 1000):
+``duplicate_row`` (a line repeated right after itself: not an error, re-import idempotence must
+absorb it), ``bad_date`` (``2024-02-30 10:00:00``, ``not a date``...), ``unknown_currency``
+(``XYZ``, native files), ``negative_quantity`` (the quantity's sign flipped, amounts untouched),
+``missing_order_id`` (empty) and ``masked_phone`` (Taobao's ``138****5678``: not an error either,
+but such a buyer can only be linked by the buyer nick). ``error_rows`` counts the rows an importer
+should quarantine.
 
 Conventions of the files: native timestamps are naive ``YYYY-MM-DD HH:MM:SS`` in the shop's time
 zone (Asia/Shanghai for the Chinese shops); Shopify times carry their UTC offset
@@ -63,7 +73,9 @@ import polars as pl
 
 __all__ = [
     "BGNBD_TRUTH",
+    "EVENT_KEYS",
     "GAMMA_GAMMA_TRUTH",
+    "HEADERS",
     "SHOPS",
     "DataFile",
     "Manifest",
@@ -271,8 +283,12 @@ _CATEGORIES: Final[tuple[_Top, ...]] = (
     _Top(
         "AP", "服饰", "Apparel", 0.18,
         (
-            ("上衣", "Tops", (("T恤", "T-shirt", 79), ("衬衫", "Shirt", 139), ("卫衣", "Hoodie", 179))),
-            ("裤装", "Bottoms", (("牛仔裤", "Jeans", 199), ("休闲裤", "Chinos", 159), ("短裤", "Shorts", 89))),
+            ("上衣", "Tops", (
+                ("T恤", "T-shirt", 79), ("衬衫", "Shirt", 139), ("卫衣", "Hoodie", 179),
+            )),
+            ("裤装", "Bottoms", (
+                ("牛仔裤", "Jeans", 199), ("休闲裤", "Chinos", 159), ("短裤", "Shorts", 89),
+            )),
             ("外套", "Outerwear", (("羽绒服", "Down jacket", 599), ("风衣", "Trench coat", 429))),
         ),
         (("经典", "Classic"), ("纯棉", "Cotton"), ("宽松", "Relaxed"), ("修身", "Slim"), ("新款", "New")),
@@ -282,8 +298,12 @@ _CATEGORIES: Final[tuple[_Top, ...]] = (
     _Top(
         "SH", "鞋靴", "Shoes", 0.08,
         (
-            ("运动鞋", "Sneakers", (("跑步鞋", "Running shoes", 399), ("板鞋", "Skate shoes", 269))),
-            ("休闲鞋", "Casual shoes", (("帆布鞋", "Canvas shoes", 129), ("乐福鞋", "Loafers", 329))),
+            ("运动鞋", "Sneakers", (
+                ("跑步鞋", "Running shoes", 399), ("板鞋", "Skate shoes", 269),
+            )),
+            ("休闲鞋", "Casual shoes", (
+                ("帆布鞋", "Canvas shoes", 129), ("乐福鞋", "Loafers", 329),
+            )),
             ("靴子", "Boots", (("马丁靴", "Ankle boots", 359),)),
         ),
         (("轻便", "Light"), ("透气", "Breathable"), ("防滑", "Non-slip"), ("经典", "Classic")),
@@ -293,8 +313,13 @@ _CATEGORIES: Final[tuple[_Top, ...]] = (
     _Top(
         "BE", "美妆", "Beauty", 0.12,
         (
-            ("护肤", "Skincare", (("面霜", "Face cream", 219), ("精华", "Serum", 329), ("面膜", "Sheet masks", 89))),
-            ("彩妆", "Makeup", (("口红", "Lipstick", 159), ("粉底液", "Foundation", 219), ("眼影", "Eyeshadow", 129))),
+            ("护肤", "Skincare", (
+                ("面霜", "Face cream", 219), ("精华", "Serum", 329), ("面膜", "Sheet masks", 89),
+            )),
+            ("彩妆", "Makeup", (
+                ("口红", "Lipstick", 159), ("粉底液", "Foundation", 219),
+                ("眼影", "Eyeshadow", 129),
+            )),
         ),
         (("补水", "Hydrating"), ("修护", "Repair"), ("温和", "Gentle"), ("持久", "Long-lasting")),
         (("30ml", "30 ml"), ("50ml", "50 ml"), ("小样", "Travel size"), ("正装", "Full size")),
@@ -304,7 +329,9 @@ _CATEGORIES: Final[tuple[_Top, ...]] = (
         "PC", "个护", "Personal care", 0.07,
         (
             ("洗护", "Hair care", (("洗发水", "Shampoo", 59), ("护发素", "Conditioner", 49))),
-            ("口腔", "Oral care", (("牙膏", "Toothpaste", 25), ("电动牙刷", "Electric toothbrush", 199))),
+            ("口腔", "Oral care", (
+                ("牙膏", "Toothpaste", 25), ("电动牙刷", "Electric toothbrush", 199),
+            )),
             ("身体护理", "Body care", (("沐浴露", "Body wash", 45),)),
         ),
         (("清爽", "Fresh"), ("无硅油", "Silicone-free"), ("植物", "Botanical"), ("家庭装", "Family")),
@@ -314,8 +341,13 @@ _CATEGORIES: Final[tuple[_Top, ...]] = (
     _Top(
         "FD", "食品", "Food", 0.12,
         (
-            ("零食", "Snacks", (("坚果", "Mixed nuts", 69), ("饼干", "Biscuits", 29), ("牛肉干", "Beef jerky", 59))),
-            ("茶饮", "Tea & coffee", (("绿茶", "Green tea", 139), ("咖啡豆", "Coffee beans", 99), ("花茶", "Flower tea", 49))),
+            ("零食", "Snacks", (
+                ("坚果", "Mixed nuts", 69), ("饼干", "Biscuits", 29), ("牛肉干", "Beef jerky", 59),
+            )),
+            ("茶饮", "Tea & coffee", (
+                ("绿茶", "Green tea", 139), ("咖啡豆", "Coffee beans", 99),
+                ("花茶", "Flower tea", 49),
+            )),
         ),
         (("每日", "Daily"), ("原味", "Original"), ("有机", "Organic"), ("礼盒", "Gift")),
         (("250g", "250 g"), ("500g", "500 g"), ("1kg", "1 kg"), ("礼盒装", "Gift box")),
@@ -324,7 +356,9 @@ _CATEGORIES: Final[tuple[_Top, ...]] = (
     _Top(
         "MB", "母婴", "Mother & baby", 0.07,
         (
-            ("尿裤湿巾", "Diapers & wipes", (("纸尿裤", "Diapers", 139), ("湿巾", "Baby wipes", 39))),
+            ("尿裤湿巾", "Diapers & wipes", (
+                ("纸尿裤", "Diapers", 139), ("湿巾", "Baby wipes", 39),
+            )),
             ("喂养", "Feeding", (("婴儿奶粉", "Infant formula", 299), ("奶瓶", "Baby bottle", 89))),
             ("玩具", "Toys", (("积木", "Building blocks", 169), ("毛绒玩具", "Plush toy", 79))),
         ),
@@ -335,7 +369,9 @@ _CATEGORIES: Final[tuple[_Top, ...]] = (
     _Top(
         "HM", "家居", "Home", 0.08,
         (
-            ("床品", "Bedding", (("四件套", "Bedding set", 329), ("枕头", "Pillow", 99), ("被子", "Duvet", 259))),
+            ("床品", "Bedding", (
+                ("四件套", "Bedding set", 329), ("枕头", "Pillow", 99), ("被子", "Duvet", 259),
+            )),
             ("收纳", "Storage", (("收纳盒", "Storage box", 39), ("衣架", "Hangers", 29))),
         ),
         (("北欧", "Nordic"), ("简约", "Minimal"), ("加厚", "Thick"), ("家用", "Home")),
@@ -346,7 +382,10 @@ _CATEGORIES: Final[tuple[_Top, ...]] = (
         "KT", "厨具", "Kitchen", 0.06,
         (
             ("锅具", "Cookware", (("炒锅", "Wok", 229), ("汤锅", "Stockpot", 189))),
-            ("餐具", "Tableware", (("碗碟套装", "Dinnerware set", 129), ("保温杯", "Vacuum flask", 99), ("筷子", "Chopsticks", 29))),
+            ("餐具", "Tableware", (
+                ("碗碟套装", "Dinnerware set", 129), ("保温杯", "Vacuum flask", 99),
+                ("筷子", "Chopsticks", 29),
+            )),
         ),
         (("不粘", "Non-stick"), ("不锈钢", "Stainless"), ("陶瓷", "Ceramic"), ("轻量", "Light")),
         (("小号", "Small"), ("中号", "Medium"), ("大号", "Large")),
@@ -355,9 +394,14 @@ _CATEGORIES: Final[tuple[_Top, ...]] = (
     _Top(
         "EL", "数码", "Electronics", 0.10,
         (
-            ("手机配件", "Phone accessories", (("手机壳", "Phone case", 39), ("充电器", "Charger", 79), ("数据线", "Cable", 29), ("充电宝", "Power bank", 129))),
+            ("手机配件", "Phone accessories", (
+                ("手机壳", "Phone case", 39), ("充电器", "Charger", 79), ("数据线", "Cable", 29),
+                ("充电宝", "Power bank", 129),
+            )),
             ("音频", "Audio", (("蓝牙耳机", "Bluetooth earbuds", 299), ("音箱", "Speaker", 399))),
-            ("智能设备", "Smart devices", (("智能手表", "Smartwatch", 899), ("手环", "Fitness band", 229))),
+            ("智能设备", "Smart devices", (
+                ("智能手表", "Smartwatch", 899), ("手环", "Fitness band", 229),
+            )),
         ),
         (("快充", "Fast-charge"), ("无线", "Wireless"), ("降噪", "Noise-cancelling"), ("便携", "Portable")),
         (*_COLORS, ("银色", "Silver")),
@@ -366,8 +410,14 @@ _CATEGORIES: Final[tuple[_Top, ...]] = (
     _Top(
         "HA", "家电", "Appliances", 0.05,
         (
-            ("厨房电器", "Kitchen appliances", (("电饭煲", "Rice cooker", 399), ("空气炸锅", "Air fryer", 349), ("破壁机", "Blender", 599))),
-            ("生活电器", "Home appliances", (("吸尘器", "Vacuum cleaner", 999), ("电风扇", "Fan", 199), ("加湿器", "Humidifier", 159))),
+            ("厨房电器", "Kitchen appliances", (
+                ("电饭煲", "Rice cooker", 399), ("空气炸锅", "Air fryer", 349),
+                ("破壁机", "Blender", 599),
+            )),
+            ("生活电器", "Home appliances", (
+                ("吸尘器", "Vacuum cleaner", 999), ("电风扇", "Fan", 199),
+                ("加湿器", "Humidifier", 159),
+            )),
         ),
         (("智能", "Smart"), ("家用", "Home"), ("静音", "Quiet"), ("多功能", "Multi-function")),
         (("标准版", "Standard"), ("升级版", "Plus"), ("Pro版", "Pro")),
@@ -376,8 +426,13 @@ _CATEGORIES: Final[tuple[_Top, ...]] = (
     _Top(
         "SP", "运动户外", "Sports & outdoors", 0.07,
         (
-            ("健身", "Fitness", (("瑜伽垫", "Yoga mat", 89), ("哑铃", "Dumbbells", 159), ("跳绳", "Jump rope", 29))),
-            ("户外", "Outdoor", (("帐篷", "Tent", 459), ("登山包", "Hiking backpack", 279), ("冲锋衣", "Rain jacket", 499))),
+            ("健身", "Fitness", (
+                ("瑜伽垫", "Yoga mat", 89), ("哑铃", "Dumbbells", 159), ("跳绳", "Jump rope", 29),
+            )),
+            ("户外", "Outdoor", (
+                ("帐篷", "Tent", 459), ("登山包", "Hiking backpack", 279),
+                ("冲锋衣", "Rain jacket", 499),
+            )),
         ),
         (("专业", "Pro"), ("轻量", "Ultralight"), ("防水", "Waterproof"), ("耐磨", "Durable")),
         (("黑色", "Black"), ("军绿", "Olive"), ("橙色", "Orange"), ("灰色", "Grey")),
@@ -415,24 +470,27 @@ _GIVEN_FEMALE: Final = "芳娜敏静丽艳娟霞秀玲婷雪慧莹倩琳欣怡�
 _GIVEN_MALE: Final = "伟强磊军洋勇杰涛明超刚平辉鹏华飞鑫波斌宇浩凯健俊帆帅旭宁龙林峰博阳泽睿轩航然哲"
 
 _EN_FEMALE: Final = (
-    "Emma Olivia Ava Sophia Isabella Mia Charlotte Amelia Harper Evelyn Abigail Emily Ella "
-    "Elizabeth Camila Luna Sofia Avery Mila Aria Scarlett Penelope Layla Chloe Victoria Madison "
-    "Eleanor Grace Nora Riley Zoey Hannah Hazel Lily Ellie Violet Lillian Zoe Stella Aurora "
-    "Natalie Leah Audrey Lucy Bella"
-).split()
+    "Emma", "Olivia", "Ava", "Sophia", "Isabella", "Mia", "Charlotte", "Amelia", "Harper", "Evelyn",
+    "Abigail", "Emily", "Ella", "Elizabeth", "Camila", "Luna", "Sofia", "Avery", "Mila", "Aria",
+    "Scarlett", "Penelope", "Layla", "Chloe", "Victoria", "Madison", "Eleanor", "Grace", "Nora",
+    "Riley", "Zoey", "Hannah", "Hazel", "Lily", "Ellie", "Violet", "Lillian", "Zoe", "Stella",
+    "Aurora", "Natalie", "Leah", "Audrey", "Lucy", "Bella",
+)  # fmt: skip
 _EN_MALE: Final = (
-    "Liam Noah Oliver Elijah William James Benjamin Lucas Henry Alexander Mason Michael Ethan "
-    "Daniel Jacob Logan Jackson Levi Sebastian Mateo Jack Owen Theodore Aiden Samuel Joseph John "
-    "David Wyatt Matthew Luke Asher Carter Julian Grayson Leo Jayden Gabriel Isaac Lincoln "
-    "Anthony Hudson Dylan Ezra Thomas Charles Christopher"
-).split()
+    "Liam", "Noah", "Oliver", "Elijah", "William", "James", "Benjamin", "Lucas", "Henry",
+    "Alexander", "Mason", "Michael", "Ethan", "Daniel", "Jacob", "Logan", "Jackson", "Levi",
+    "Sebastian", "Mateo", "Jack", "Owen", "Theodore", "Aiden", "Samuel", "Joseph", "John", "David",
+    "Wyatt", "Matthew", "Luke", "Asher", "Carter", "Julian", "Grayson", "Leo", "Jayden", "Gabriel",
+    "Isaac", "Lincoln", "Anthony", "Hudson", "Dylan", "Ezra", "Thomas", "Charles", "Christopher",
+)  # fmt: skip
 _EN_LAST: Final = (
-    "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez "
-    "Gonzalez Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White Harris "
-    "Sanchez Clark Ramirez Lewis Robinson Walker Young Allen King Wright Scott Torres Nguyen Hill "
-    "Flores Green Adams Nelson Baker Hall Rivera Campbell Mitchell Carter Roberts Chen Wang Kim "
-    "Patel Cohen Murphy Rossi"
-).split()
+    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez",
+    "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore",
+    "Jackson", "Martin", "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark",
+    "Ramirez", "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright", "Scott", "Torres",
+    "Nguyen", "Hill", "Flores", "Green", "Adams", "Nelson", "Baker", "Hall", "Rivera", "Campbell",
+    "Mitchell", "Carter", "Roberts", "Chen", "Wang", "Kim", "Patel", "Cohen", "Murphy", "Rossi",
+)  # fmt: skip
 
 # province, weight, ((city, (district, ...)), ...)
 _PROVINCES: Final[tuple[tuple[str, float, tuple[tuple[str, tuple[str, ...]], ...]], ...]] = (
@@ -440,42 +498,68 @@ _PROVINCES: Final[tuple[tuple[str, float, tuple[tuple[str, tuple[str, ...]], ...
     ("上海市", 5.0, (("上海市", ("浦东新区", "徐汇区", "静安区", "闵行区")),)),
     ("天津市", 1.5, (("天津市", ("和平区", "南开区", "滨海新区")),)),
     ("重庆市", 2.0, (("重庆市", ("渝中区", "江北区", "沙坪坝区")),)),
-    ("广东省", 12.0, (("广州市", ("天河区", "越秀区", "海珠区")), ("深圳市", ("南山区", "福田区", "宝安区")), ("佛山市", ("禅城区", "南海区", "顺德区")))),
-    ("浙江省", 9.0, (("杭州市", ("西湖区", "上城区", "余杭区", "滨江区")), ("宁波市", ("鄞州区", "海曙区")), ("温州市", ("鹿城区", "瓯海区")))),
-    ("江苏省", 9.0, (("南京市", ("鼓楼区", "玄武区", "江宁区")), ("苏州市", ("姑苏区", "吴中区", "虎丘区")), ("无锡市", ("梁溪区", "滨湖区")))),
+    ("广东省", 12.0, (
+        ("广州市", ("天河区", "越秀区", "海珠区")), ("深圳市", ("南山区", "福田区", "宝安区")),
+        ("佛山市", ("禅城区", "南海区", "顺德区")),
+    )),
+    ("浙江省", 9.0, (
+        ("杭州市", ("西湖区", "上城区", "余杭区", "滨江区")), ("宁波市", ("鄞州区", "海曙区")),
+        ("温州市", ("鹿城区", "瓯海区")),
+    )),
+    ("江苏省", 9.0, (
+        ("南京市", ("鼓楼区", "玄武区", "江宁区")), ("苏州市", ("姑苏区", "吴中区", "虎丘区")),
+        ("无锡市", ("梁溪区", "滨湖区")),
+    )),
     ("山东省", 6.0, (("济南市", ("历下区", "市中区")), ("青岛市", ("市南区", "崂山区", "黄岛区")))),
     ("河南省", 5.0, (("郑州市", ("金水区", "二七区", "中原区")), ("洛阳市", ("西工区", "洛龙区")))),
     ("河北省", 4.0, (("石家庄市", ("长安区", "桥西区")), ("唐山市", ("路北区", "路南区")))),
     ("四川省", 6.0, (("成都市", ("武侯区", "锦江区", "青羊区")), ("绵阳市", ("涪城区", "游仙区")))),
-    ("湖北省", 4.5, (("武汉市", ("武昌区", "洪山区", "江汉区")), ("宜昌市", ("西陵区", "伍家岗区")))),
+    ("湖北省", 4.5, (
+        ("武汉市", ("武昌区", "洪山区", "江汉区")), ("宜昌市", ("西陵区", "伍家岗区")),
+    )),
     ("湖南省", 4.0, (("长沙市", ("岳麓区", "芙蓉区", "天心区")), ("株洲市", ("天元区", "芦淞区")))),
     ("福建省", 4.0, (("福州市", ("鼓楼区", "台江区")), ("厦门市", ("思明区", "湖里区")))),
     ("安徽省", 3.5, (("合肥市", ("蜀山区", "包河区", "庐阳区")), ("芜湖市", ("镜湖区", "弋江区")))),
-    ("江西省", 2.5, (("南昌市", ("东湖区", "西湖区", "青山湖区")), ("赣州市", ("章贡区", "南康区")))),
+    ("江西省", 2.5, (
+        ("南昌市", ("东湖区", "西湖区", "青山湖区")), ("赣州市", ("章贡区", "南康区")),
+    )),
     ("陕西省", 3.0, (("西安市", ("雁塔区", "碑林区", "未央区")), ("宝鸡市", ("渭滨区", "金台区")))),
-    ("辽宁省", 3.0, (("沈阳市", ("和平区", "沈河区", "浑南区")), ("大连市", ("中山区", "沙河口区")))),
+    ("辽宁省", 3.0, (
+        ("沈阳市", ("和平区", "沈河区", "浑南区")), ("大连市", ("中山区", "沙河口区")),
+    )),
     ("吉林省", 1.5, (("长春市", ("朝阳区", "南关区")), ("吉林市", ("船营区", "昌邑区")))),
-    ("黑龙江省", 1.8, (("哈尔滨市", ("南岗区", "道里区", "香坊区")), ("大庆市", ("萨尔图区", "让胡路区")))),
+    ("黑龙江省", 1.8, (
+        ("哈尔滨市", ("南岗区", "道里区", "香坊区")), ("大庆市", ("萨尔图区", "让胡路区")),
+    )),
     ("山西省", 2.0, (("太原市", ("小店区", "迎泽区")), ("大同市", ("平城区", "云冈区")))),
     ("广西壮族自治区", 2.5, (("南宁市", ("青秀区", "兴宁区")), ("桂林市", ("象山区", "秀峰区")))),
     ("云南省", 2.2, (("昆明市", ("五华区", "盘龙区", "官渡区")), ("大理白族自治州", ("大理市",)))),
-    ("贵州省", 1.6, (("贵阳市", ("南明区", "云岩区", "观山湖区")), ("遵义市", ("红花岗区", "汇川区")))),
+    ("贵州省", 1.6, (
+        ("贵阳市", ("南明区", "云岩区", "观山湖区")), ("遵义市", ("红花岗区", "汇川区")),
+    )),
     ("海南省", 0.8, (("海口市", ("美兰区", "龙华区")), ("三亚市", ("吉阳区", "天涯区")))),
     ("甘肃省", 1.0, (("兰州市", ("城关区", "七里河区")), ("天水市", ("秦州区", "麦积区")))),
-    ("内蒙古自治区", 1.2, (("呼和浩特市", ("新城区", "赛罕区")), ("包头市", ("昆都仑区", "青山区")))),
-    ("新疆维吾尔自治区", 1.0, (("乌鲁木齐市", ("天山区", "沙依巴克区")), ("克拉玛依市", ("克拉玛依区",)))),
+    ("内蒙古自治区", 1.2, (
+        ("呼和浩特市", ("新城区", "赛罕区")), ("包头市", ("昆都仑区", "青山区")),
+    )),
+    ("新疆维吾尔自治区", 1.0, (
+        ("乌鲁木齐市", ("天山区", "沙依巴克区")), ("克拉玛依市", ("克拉玛依区",)),
+    )),
     ("宁夏回族自治区", 0.5, (("银川市", ("兴庆区", "金凤区")),)),
     ("青海省", 0.4, (("西宁市", ("城东区", "城西区")),)),
     ("西藏自治区", 0.2, (("拉萨市", ("城关区", "堆龙德庆区")),)),
 )  # fmt: skip
 _STREETS: Final = (
-    "人民路 解放路 中山路 建设路 文三路 长江路 黄河路 和平路 新华路 胜利路 青年路 滨江大道 "
-    "学府路 科技路 体育路 花园路 幸福路 朝阳路 光明路 东风路 工业路 世纪大道 迎宾路 湖滨路"
-).split()
+    "人民路", "解放路", "中山路", "建设路", "文三路", "长江路", "黄河路", "和平路", "新华路",
+    "胜利路", "青年路", "滨江大道", "学府路", "科技路", "体育路", "花园路", "幸福路", "朝阳路",
+    "光明路", "东风路", "工业路", "世纪大道", "迎宾路", "湖滨路",
+)  # fmt: skip
 
 # state code, state, sales tax (basis points), weight, ((city, area code), ...)
 _US_STATES: Final[tuple[tuple[str, str, int, float, tuple[tuple[str, str], ...]], ...]] = (
-    ("CA", "California", 825, 12.0, (("Los Angeles", "213"), ("San Francisco", "415"), ("San Diego", "619"), ("San Jose", "408"))),
+    ("CA", "California", 825, 12.0, (
+        ("Los Angeles", "213"), ("San Francisco", "415"), ("San Diego", "619"), ("San Jose", "408"),
+    )),
     ("NY", "New York", 888, 7.0, (("New York", "212"), ("Brooklyn", "718"), ("Buffalo", "716"))),
     ("TX", "Texas", 825, 9.0, (("Houston", "713"), ("Austin", "512"), ("Dallas", "214"))),
     ("FL", "Florida", 700, 6.0, (("Miami", "305"), ("Orlando", "407"), ("Tampa", "813"))),
@@ -496,7 +580,10 @@ _US_STATES: Final[tuple[tuple[str, str, int, float, tuple[tuple[str, str], ...]]
     ("NV", "Nevada", 823, 1.0, (("Las Vegas", "702"), ("Reno", "775"))),
     ("HI", "Hawaii", 444, 0.5, (("Honolulu", "808"),)),
 )  # fmt: skip
-_US_STREETS: Final = "Main Oak Pine Maple Cedar Elm Washington Lake Hill Park Sunset Lincoln".split()
+_US_STREETS: Final = (
+    "Main", "Oak", "Pine", "Maple", "Cedar", "Elm", "Washington", "Lake", "Hill", "Park", "Sunset",
+    "Lincoln",
+)  # fmt: skip
 _US_SUFFIX: Final = ("St", "Ave", "Rd", "Blvd", "Dr", "Ln")
 
 _CN_MOBILE_PREFIXES: Final = (
@@ -575,13 +662,11 @@ _BAD_DATES: Final = (
     "2025-02-29 09:15:00",
 )
 
-_ALNUM: Final = np.frombuffer(
-    b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", dtype=np.uint8
-)
 _OPENID_CHARS: Final = np.frombuffer(
     b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_", dtype=np.uint8
 )
-_HEX: Final = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_BASE36: Final = np.frombuffer(b"0123456789abcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
+_ANON_LEN: Final = 12  # short strings are stored inline by polars: much faster to gather
 _WECHAT_APPID: Final = "wx5f8d2c1a9b3e7046"
 
 # exact headers of every file
@@ -627,13 +712,27 @@ EVENT_KEYS: Final = (
     "event_id", "type", "occurred_at", "shop", "customer_external_id", "anonymous_id",
     "properties",
 )  # fmt: skip
+HEADERS: Final[dict[str, tuple[str, ...]]] = {
+    "products.csv": NATIVE_PRODUCT_COLUMNS,
+    "customers_site.csv": NATIVE_CUSTOMER_COLUMNS,
+    "customers_wechat.csv": NATIVE_CUSTOMER_COLUMNS,
+    "orders_site.csv": NATIVE_ORDER_COLUMNS,
+    "orders_wechat.csv": NATIVE_ORDER_COLUMNS,
+    "taobao_orders.csv": TAOBAO_ORDER_COLUMNS,
+    "shopify_orders.csv": SHOPIFY_ORDER_COLUMNS,
+    "taobao_items.csv": TAOBAO_ITEM_COLUMNS,
+    "refunds_site.csv": NATIVE_REFUND_COLUMNS,
+    "taobao_refunds.csv": TAOBAO_REFUND_COLUMNS,
+}
 
 # --------------------------------------------------------------------------------------------
 # Small vectorised helpers
 # --------------------------------------------------------------------------------------------
 
 
-def _choice(rng: np.random.Generator, weights: Sequence[float] | F64, n: int) -> I64:
+def _choice(
+    rng: np.random.Generator, weights: Sequence[float] | npt.NDArray[np.floating[Any]], n: int
+) -> I64:
     """``n`` indices drawn with the given (unnormalised) weights."""
     cdf = np.cumsum(np.asarray(weights, dtype=np.float64))
     cdf /= cdf[-1]
@@ -710,9 +809,7 @@ _CENTS: Final = pl.Series([f"{i:02d}" for i in range(100)], dtype=pl.String)
 
 def _money(col: pl.Expr) -> pl.Expr:
     """Non-negative integer minor units to ``"199.00"`` (null stays null)."""
-    return pl.concat_str(
-        [(col // 100).cast(pl.String), pl.lit("."), pl.lit(_CENTS).gather(col % 100)]
-    )
+    return pl.concat_str([(col // 100).cast(pl.String), pl.lit("."), pl.lit(_CENTS).gather(col % 100)])
 
 
 @functools.cache
@@ -735,8 +832,7 @@ class _Clock:
         self.pad = 3 * 366  # days before the start the table covers
         first = start - timedelta(days=self.pad)
         self.dates = pl.Series(
-            [(first + timedelta(days=i)).isoformat() for i in range(self.pad + days + 2)]
-            + [None],
+            [(first + timedelta(days=i)).isoformat() for i in range(self.pad + days + 2)] + [None],
             dtype=pl.String,
         )
         self._null = len(self.dates) - 1
@@ -759,8 +855,7 @@ class _Clock:
     def yymmdd(self) -> pl.Series:
         first = self.start - timedelta(days=self.pad)
         return pl.Series(
-            [(first + timedelta(days=i)).strftime("%y%m%d") for i in range(len(self.dates) - 1)]
-            + [None],
+            [(first + timedelta(days=i)).strftime("%y%m%d") for i in range(len(self.dates) - 1)] + [None],
             dtype=pl.String,
         )
 
@@ -773,9 +868,6 @@ class _Clock:
         return pl.concat_str(
             [pl.lit(self.dates).gather(self._day_index(col)), pl.lit(_hms_table(sep)).gather(col % _DAY)]
         )
-
-    def date(self, col: pl.Expr) -> pl.Expr:
-        return pl.lit(self.dates).gather(self._day_index(col))
 
     # America/New_York (US rules since 2007: 2nd Sunday of March to 1st Sunday of November)
     def ny_dst_at_utc(self, utc: I64) -> Mask:
@@ -797,9 +889,7 @@ class _Clock:
 
     def shopify_ts(self, local: pl.Expr, dst: pl.Expr) -> pl.Expr:
         """``2024-01-05 12:00:00 -0500``."""
-        return pl.concat_str(
-            [self.ts(local), pl.lit(pl.Series([" -0500", " -0400"])).gather(dst)]
-        )
+        return pl.concat_str([self.ts(local), pl.lit(pl.Series([" -0500", " -0400"])).gather(dst)])
 
 
 class _Reporter:
@@ -896,8 +986,8 @@ def _build_catalog(rng: np.random.Generator, n: int) -> _Catalog:
     tops = np.asarray(leaf_top, dtype=np.int64)
     leaf = np.sort(rng.integers(0, len(leaf_zh), n).astype(np.int64))
     group = tops[leaf]
-    median = np.asarray(leaf_median)[leaf]
-    yuan = np.maximum(3, np.rint(median * np.exp(rng.normal(0.0, 0.5, n)))).astype(np.int64)
+    medians = np.asarray(leaf_median)[leaf]
+    yuan = np.maximum(3, np.rint(medians * np.exp(rng.normal(0.0, 0.5, n)))).astype(np.int64)
     price_cny = yuan * 100 - np.where(rng.random(n) < 0.4, 10, 0)
     on_shopify = rng.random(n) < 0.45
     half_dollars = np.maximum(6, np.rint(price_cny / 100 / 7.1 * 1.2 * 2)).astype(np.int64)
@@ -936,10 +1026,25 @@ def _build_catalog(rng: np.random.Generator, n: int) -> _Catalog:
     ).select(
         sku=pl.concat_str([pl.col("code"), pl.col("num").cast(pl.String)]),
         title=pl.concat_str(
-            [pl.col("brand_zh"), pl.lit(" "), pl.col("adj_zh"), pl.col("leaf_zh"), pl.lit(" "), pl.col("var_zh")]
+            [
+                pl.col("brand_zh"),
+                pl.lit(" "),
+                pl.col("adj_zh"),
+                pl.col("leaf_zh"),
+                pl.lit(" "),
+                pl.col("var_zh"),
+            ]
         ),
         title_en=pl.concat_str(
-            [pl.col("brand_en"), pl.lit(" "), pl.col("adj_en"), pl.lit(" "), pl.col("leaf_en"), pl.lit(" - "), pl.col("var_en")]
+            [
+                pl.col("brand_en"),
+                pl.lit(" "),
+                pl.col("adj_en"),
+                pl.lit(" "),
+                pl.col("leaf_en"),
+                pl.lit(" - "),
+                pl.col("var_en"),
+            ]
         ),
         path=pl.col("path"),
         brand=pl.col("brand_zh"),
@@ -1193,9 +1298,7 @@ class _Orders:
     updated: I64
 
 
-def _build_orders(
-    rng: np.random.Generator, people: _People, acc: _Accounts, tx: _Tx, days: int
-) -> _Orders:
+def _build_orders(rng: np.random.Generator, people: _People, acc: _Accounts, tx: _Tx, days: int) -> _Orders:
     end = days * _DAY
     n_tx = len(tx.secs)
     n_closed = round(_CLOSED_SHARE * n_tx)
@@ -1225,9 +1328,7 @@ def _build_orders(
     paying = (kind == _K_TX) | (kind == _K_CANCELLED)
     pay_delay = np.minimum(np.exp(rng.normal(4.2, 1.0, n)), 1800).astype(np.int64)
     paid = np.where(paying, np.minimum(placed + pay_delay, np.maximum(placed, end - 1)), _NA)
-    ship_delay = np.where(
-        us, rng.integers(12 * 3600, 96 * 3600, n), rng.integers(2 * 3600, 60 * 3600, n)
-    )
+    ship_delay = np.where(us, rng.integers(12 * 3600, 96 * 3600, n), rng.integers(2 * 3600, 60 * 3600, n))
     transit = np.where(us, rng.integers(5 * _DAY, 15 * _DAY, n), rng.integers(_DAY, 5 * _DAY, n))
     confirm = np.where(us, 0, rng.integers(_DAY // 2, 8 * _DAY, n))
     is_tx = kind == _K_TX
@@ -1299,9 +1400,7 @@ def _build_lines(rng: np.random.Generator, cat: _Catalog, people: _People, o: _O
     first_group = np.where(
         rng.random(o.n) < 0.7, people.fav_group[o.person], _choice(rng, cat.group_weights, o.n)
     )
-    other_group = np.where(
-        rng.random(n) < 0.6, first_group[line_order], _choice(rng, cat.group_weights, n)
-    )
+    other_group = np.where(rng.random(n) < 0.6, first_group[line_order], _choice(rng, cat.group_weights, n))
     group = np.where(pos == 0, first_group[line_order], other_group).astype(np.int64)
     qty = 1 + _choice(rng, (0.85, 0.11, 0.04), n)
     share = rng.gamma(2.0, 1.0, n)
@@ -1378,16 +1477,18 @@ def _build_refunds(rng: np.random.Generator, o: _Orders, lines: _Lines, days: in
     net = lines.total[line] * o.z[order] // o.gross[order]  # the line's share of the value
     partial = np.maximum(1, np.floor(net * rng.uniform(0.1, 1.0, k))).astype(np.int64)
     full = rng.random(k) < 0.8
-    amount = np.where(
-        rtype == 1, np.where(full, net, partial), np.where(rtype == 0, partial, 0)
-    ).astype(np.int64)
+    amount = np.where(rtype == 1, np.where(full, net, partial), np.where(rtype == 0, partial, 0)).astype(
+        np.int64
+    )
     n_reasons = np.asarray([len(r) for r in _REFUND_REASONS], dtype=np.int64)
     reason = np.floor(rng.random(k) * n_reasons[rtype]).astype(np.int64)
     requested = o.delivered[order] + rng.integers(-_DAY // 2, 7 * _DAY, k)
     requested = np.maximum(requested, o.shipped[order] + 3600)
     late = requested >= end
     requested = np.where(
-        late, o.delivered[order] + (rng.random(k) * (end - 1 - o.delivered[order])).astype(np.int64), requested
+        late,
+        o.delivered[order] + (rng.random(k) * (end - 1 - o.delivered[order])).astype(np.int64),
+        requested,
     )
     completed = requested + rng.integers(_DAY // 5, 6 * _DAY, k)
     done = completed < end
@@ -1493,11 +1594,9 @@ def _build_text(
     en_last = rng.integers(0, len(_EN_LAST), n).astype(np.int64)
     first_names = list(_EN_FEMALE) + list(_EN_MALE)
     # phones (unique per person)
-    cn_phone = (
-        np.asarray(_CN_MOBILE_PREFIXES, dtype=np.int64)[rng.integers(0, len(_CN_MOBILE_PREFIXES), n)]
-        * 100_000_000
-        + rng.integers(0, 100_000_000, n)
-    )
+    cn_phone = np.asarray(_CN_MOBILE_PREFIXES, dtype=np.int64)[
+        rng.integers(0, len(_CN_MOBILE_PREFIXES), n)
+    ] * 100_000_000 + rng.integers(0, 100_000_000, n)
     cn_phone = _dedupe_phones(rng, cn_phone, ~us)
     region_cn = _choice(rng, geo.cn_weight, n)
     region_us = _choice(rng, geo.us_weight, n)
@@ -1581,7 +1680,11 @@ def _build_text(
         email=pl.concat_str(
             [
                 pl.when(pl.col("us"))
-                .then(pl.concat_str([pl.col("first").str.to_lowercase(), pl.lit("."), pl.col("last").str.to_lowercase()]))
+                .then(
+                    pl.concat_str(
+                        [pl.col("first").str.to_lowercase(), pl.lit("."), pl.col("last").str.to_lowercase()]
+                    )
+                )
                 .otherwise(pl.col("sur_py")),
                 pl.col("uniq"),
                 pl.lit("@"),
@@ -1594,7 +1697,11 @@ def _build_text(
         city=pl.when(pl.col("us")).then(pl.col("us_city")).otherwise(pl.col("city")),
         district=pl.when(pl.col("us")).then(pl.lit(None, dtype=pl.String)).otherwise(pl.col("district")),
         address=pl.when(pl.col("us"))
-        .then(pl.concat_str([pl.col("number"), pl.lit(" "), pl.col("us_street"), pl.lit(" "), pl.col("us_suffix")]))
+        .then(
+            pl.concat_str(
+                [pl.col("number"), pl.lit(" "), pl.col("us_street"), pl.lit(" "), pl.col("us_suffix")]
+            )
+        )
         .otherwise(
             pl.concat_str(
                 [
@@ -1602,7 +1709,18 @@ def _build_text(
                     pl.col("number"),
                     pl.lit("号"),
                     pl.when(pl.col("building"))
-                    .then(pl.concat_str([pl.col("bld"), pl.lit("栋"), pl.col("unit"), pl.lit("单元"), pl.col("room"), pl.lit("室")]))
+                    .then(
+                        pl.concat_str(
+                            [
+                                pl.col("bld"),
+                                pl.lit("栋"),
+                                pl.col("unit"),
+                                pl.lit("单元"),
+                                pl.col("room"),
+                                pl.lit("室"),
+                            ]
+                        )
+                    )
                     .otherwise(pl.lit("")),
                 ]
             )
@@ -1612,7 +1730,7 @@ def _build_text(
         .when((pl.col("n_tags") == 1) | (pl.col("tag_a") == pl.col("tag_b")))
         .then(pl.col("tag_a"))
         .otherwise(pl.concat_str([pl.col("tag_a"), pl.lit(";"), pl.col("tag_b")])),
-    )  # fmt: skip
+    )
 
     # accounts: person text + shop-specific identity and field presence
     k = acc.n
@@ -1629,10 +1747,12 @@ def _build_text(
     nick_tb = rng.random(k) < 0.5
     nick_num = rng.permutation(k).astype(np.int64) + 1_000_000
     openid = _rand_str(rng, k, 27, _OPENID_CHARS, b"o")
-    anon = _rand_str(rng, k, 16, _HEX)
+    anon = _rand_str(rng, k, _ANON_LEN, _BASE36)
     u = rng.random((k, 4))
     has_email = np.select(
-        [shop == SITE, shop == WECHAT, shop == SHOPIFY], [u[:, 0] < 0.35, u[:, 0] < 0.05, u[:, 0] < 0.95], False
+        [shop == SITE, shop == WECHAT, shop == SHOPIFY],
+        [u[:, 0] < 0.35, u[:, 0] < 0.05, u[:, 0] < 0.95],
+        False,
     )
     has_phone = np.select(
         [shop == SITE, shop == WECHAT, shop == SHOPIFY],
@@ -1689,9 +1809,7 @@ def _dedupe_phones(rng: np.random.Generator, phones: I64, active: Mask) -> I64:
         if not dup.any():
             break
         redo = idx[dup]
-        phones[redo] = phones[redo] // 100_000_000 * 100_000_000 + rng.integers(
-            0, 100_000_000, len(redo)
-        )
+        phones[redo] = phones[redo] // 100_000_000 * 100_000_000 + rng.integers(0, 100_000_000, len(redo))
     return phones
 
 
@@ -1789,7 +1907,7 @@ def _inject(
             "rows": [int(v) + 2 for v in m_pos[:1000]],
         }
     errors = sum(len(rows) for _, rows in chosen)
-    return df, {"rows": int(len(final)), "error_rows": errors, "faults": table}
+    return df, {"rows": len(final), "error_rows": errors, "faults": table}
 
 
 def _write_utf8(df: pl.DataFrame, path: Path) -> None:
@@ -1813,7 +1931,6 @@ def _write_gbk(df: pl.DataFrame, path: Path, chunk: int = 200_000) -> None:
 
 @dataclass
 class _Ctx:
-    out: Path
     clock: _Clock
     days: int
     cat: _Catalog
@@ -1865,7 +1982,10 @@ def _customers_frame(ctx: _Ctx, shop: int) -> pl.DataFrame:
     end = ctx.days * _DAY
     signup = ctx.acc.signup[members]
     updated = signup + (ctx.fault_rng.random(len(members)) * (end - 1 - signup)).astype(np.int64)
-    df = t.select(
+    return t.with_columns(
+        signup_s=pl.Series(signup, dtype=pl.Int64),
+        updated_s=pl.Series(updated, dtype=pl.Int64),
+    ).select(
         external_id=pl.col("ext"),
         shop=pl.lit(SHOPS[shop].code),
         name=pl.col("name"),
@@ -1881,16 +2001,10 @@ def _customers_frame(ctx: _Ctx, shop: int) -> pl.DataFrame:
         city=pl.col("city"),
         district=pl.col("district"),
         address=pl.col("address"),
-        signup_s=pl.Series(signup),
-        tags=pl.col("tags"),
-        updated_s=pl.Series(updated),
-    ).select(
-        *NATIVE_CUSTOMER_COLUMNS[:15],
         signup_at=ctx.clock.ts(pl.col("signup_s")),
         tags=pl.col("tags"),
         updated_at=ctx.clock.ts(pl.col("updated_s")),
     )
-    return df
 
 
 def _order_ids(o: _Orders, clock: _Clock, rng: np.random.Generator) -> pl.Series:
@@ -2004,25 +2118,25 @@ def _native_orders(ctx: _Ctx, shop: int) -> pl.DataFrame:
     local[idx] = np.arange(len(idx), dtype=np.int64)
     lidx = np.flatnonzero(local[ln.order] >= 0)
     pos = _rank_in_group(o.n_lines[idx]) + 1
-    rows = of[pl.Series(local[ln.order[lidx]])] if len(lidx) else of.clear()
-    df = rows.with_columns(
-        line_id=pl.concat_str([pl.col("order_id"), pl.lit("-"), pl.Series(pos).cast(pl.String)])
-        if len(lidx)
-        else pl.lit(None, dtype=pl.String),
-        sku=ctx.cat.sku.gather(pl.Series(ln.sku[lidx])),
-        title=ctx.cat.title.gather(pl.Series(ln.sku[lidx])),
-        quantity=pl.Series(ln.qty[lidx]).cast(pl.String),
-        unit_price=pl.select(_money(pl.lit(pl.Series(ln.price[lidx])))).to_series(),
-        line_total=pl.select(_money(pl.lit(pl.Series(ln.total[lidx])))).to_series(),
-    ).select(NATIVE_ORDER_COLUMNS)
-    return df
+    sku = pl.Series(ln.sku[lidx], dtype=pl.Int64)
+    return (
+        of[pl.Series(local[ln.order[lidx]], dtype=pl.Int64)]
+        .with_columns(
+            pos=pl.Series(pos, dtype=pl.Int64),
+            sku=ctx.cat.sku.gather(sku),
+            title=ctx.cat.title.gather(sku),
+            quantity=pl.Series(ln.qty[lidx], dtype=pl.Int64).cast(pl.String),
+            unit_price=_money_series(ln.price[lidx]),
+            line_total=_money_series(ln.total[lidx]),
+        )
+        .with_columns(line_id=pl.concat_str([pl.col("order_id"), pl.lit("-"), pl.col("pos").cast(pl.String)]))
+        .select(NATIVE_ORDER_COLUMNS)
+    )
 
 
 def _masked(values: pl.Series, mask: Mask) -> pl.Series:
     """``values`` where ``mask``, else null."""
-    return pl.select(
-        pl.when(pl.lit(pl.Series(mask, dtype=pl.Boolean))).then(pl.lit(values))
-    ).to_series()
+    return pl.select(pl.when(pl.lit(pl.Series(mask, dtype=pl.Boolean))).then(pl.lit(values))).to_series()
 
 
 def _money_series(values: I64) -> pl.Series:
@@ -2061,9 +2175,7 @@ def _taobao(ctx: _Ctx, escape: Mask) -> tuple[pl.DataFrame, pl.DataFrame, Mask]:
         _money(pl.col("gross_m")).alias("买家应付货款"),
         _money(pl.col("shipping_m")).alias("买家应付邮费"),
         _money(pl.col("gross_m") + pl.col("shipping_m")).alias("总金额"),
-        _money(pl.when(pl.col("paid_flag")).then(pl.col("total_m")).otherwise(0)).alias(
-            "买家实际支付金额"
-        ),
+        _money(pl.when(pl.col("paid_flag")).then(pl.col("total_m")).otherwise(0)).alias("买家实际支付金额"),
         _take(_STATUS_TAOBAO, "status_i").alias("订单状态"),
         pl.col("name").alias("收货人姓名"),
         pl.concat_str(
@@ -2090,9 +2202,11 @@ def _taobao(ctx: _Ctx, escape: Mask) -> tuple[pl.DataFrame, pl.DataFrame, Mask]:
     lidx = np.flatnonzero(o.shop[ln.order] == TMALL)
     lo = ln.order[lidx]
     sku = pl.Series(ln.sku[lidx], dtype=pl.Int64)
+    line_no = lidx - o.line_start[lo] + 1
     items = pl.DataFrame(
         {
             "order_id": ctx.order_id.gather(pl.Series(lo, dtype=pl.Int64)),
+            "line_no": pl.Series(line_no, dtype=pl.Int64),
             "esc": pl.Series(escape[lo], dtype=pl.Boolean),
             "title": cat.title.gather(sku),
             "price": _money_series(ln.price[lidx]),
@@ -2106,7 +2220,9 @@ def _taobao(ctx: _Ctx, escape: Mask) -> tuple[pl.DataFrame, pl.DataFrame, Mask]:
         pl.col("title").alias("标题"),
         pl.col("price").alias("价格"),
         pl.col("qty").alias("购买数量"),
-        pl.lit(None, dtype=pl.String).alias("外部系统编号"),
+        pl.concat_str([pl.col("order_id"), pl.lit("-"), pl.col("line_no").cast(pl.String)]).alias(
+            "外部系统编号"
+        ),
         pl.col("sku").alias("商家编码"),
         pl.col("attrs").alias("商品属性"),
         _take(_STATUS_TAOBAO, "status_i").alias("订单状态"),
@@ -2136,9 +2252,7 @@ def _refund_frames(ctx: _Ctx, escape: Mask) -> tuple[pl.DataFrame, pl.DataFrame]
                 "req": pl.Series(r.requested[sel], dtype=pl.Int64),
                 "done": pl.Series(r.completed[sel], dtype=pl.Int64),
                 "esc": pl.Series(escape[r.order[sel]], dtype=pl.Boolean),
-                "nick": ctx.text.frame["nick"].gather(
-                    pl.Series(o.account[r.order[sel]], dtype=pl.Int64)
-                ),
+                "nick": ctx.text.frame["nick"].gather(pl.Series(o.account[r.order[sel]], dtype=pl.Int64)),
             }
         )
 
@@ -2203,16 +2317,12 @@ def _shopify(ctx: _Ctx) -> pl.DataFrame:
     clock = ctx.clock
     utc = ctx.utc[idx]
     created_l, created_d = clock.ny_local(utc)
-    paid_l, paid_d = clock.ny_local(
-        np.where(o.paid[idx] != _NA, utc + (o.paid[idx] - o.placed[idx]), _NA)
-    )
+    paid_l, paid_d = clock.ny_local(np.where(o.paid[idx] != _NA, utc + (o.paid[idx] - o.placed[idx]), _NA))
     ship_l, ship_d = clock.ny_local(
         np.where(o.shipped[idx] != _NA, utc + (o.shipped[idx] - o.placed[idx]), _NA)
     )
     shopify_id = (
-        5_600_000_000_000
-        + np.arange(len(idx), dtype=np.int64) * 10
-        + ctx.fault_rng.integers(0, 10, len(idx))
+        5_600_000_000_000 + np.arange(len(idx), dtype=np.int64) * 10 + ctx.fault_rng.integers(0, 10, len(idx))
     )
     financial = ("pending", "voided", "paid", "refunded", "partially_refunded")
     order_cols = {
@@ -2286,18 +2396,21 @@ def _shopify(ctx: _Ctx) -> pl.DataFrame:
 
 @dataclass
 class _Events:
+    """Tracking events sorted by time, as indices into the writer's lookup tables."""
+
     n: int
-    local: I64
-    utc: I64  # seconds since the start, on the UTC clock
-    etype: I64
-    shop: I64
-    account: I64  # -1: anonymous visitor
-    visible: Mask  # customer id known on the event
-    sku: I64
-    qty: I64
-    order: I64  # -1: no order
-    anon: I64  # anonymous visitor number (account < 0)
+    local: I64  # seconds since the start on the shop's clock
+    utc: I64  # seconds since the start on the UTC clock
+    etype: npt.NDArray[np.int8]
+    shop: npt.NDArray[np.int8]
+    cust: I64  # row of the customer id table (acc.n = null)
+    anon: I64  # row of the anonymous id table (accounts, then anonymous visitors)
+    v1: I64  # first property value (see _write_events)
+    v2: npt.NDArray[np.int16]  # second property value
     n_visitors: int
+
+
+_V2_TABLE: Final = ("", "CNY", "USD", *[str(i) for i in range(1, 101)])
 
 
 def _build_events(ctx: _Ctx, rng: np.random.Generator, events_per_order: float) -> _Events:
@@ -2305,37 +2418,41 @@ def _build_events(ctx: _Ctx, rng: np.random.Generator, events_per_order: float) 
     order), browsing by prospects, and anonymous visitors; sorted by time."""
     o, ln, acc, cat = ctx.o, ctx.lines, ctx.acc, ctx.cat
     end = ctx.days * _DAY
+    n_leaf = len(cat.leaf_zh)
+    popular = _Sampler(cat.pop)
     web = np.flatnonzero(o.shop != TMALL)  # Taobao does not hand its clickstream to shops
     nw = len(web)
+    web_pos = np.full(o.n, -1, dtype=np.int64)
+    web_pos[web] = np.arange(nw, dtype=np.int64)
+
+    # sessions that end in an order: the k-th event from the end is k steps before the order
     m = 1 + np.minimum(rng.poisson(events_per_order - 1.0, nw), 15).astype(np.int64)
     ev_order = np.repeat(web, m)
-    from_end = np.repeat(m, m) - 1 - _rank_in_group(m)
+    from_end = np.repeat(m - 1, m) - _rank_in_group(m)
     n1 = len(ev_order)
-    gaps = np.where(from_end == 0, 0, rng.integers(20, 240, n1))
-    grp = np.repeat(np.arange(nw, dtype=np.int64), m)
-    starts = _group_starts(m)
-    csum = np.concatenate([[0], np.cumsum(gaps)]).astype(np.int64)
-    before = csum[starts]
-    span = csum[starts + m] - before
-    back = span[grp] - (csum[:-1] - before[grp])
-    local1 = np.maximum(o.placed[ev_order] - back, 0)
-    type1 = np.select(
-        [from_end == 0, from_end == 1, from_end == 2, rng.random(n1) < 0.8],
-        [_EV_ORDER, _EV_CHECKOUT, _EV_CART, _EV_VIEW],
-        _EV_SEARCH,
-    ).astype(np.int64)
+    step = np.repeat(rng.integers(30, 180, nw), m)
+    local1 = np.maximum(o.placed[ev_order] - from_end * step - rng.integers(0, 15, n1), 0)
+    lut = np.asarray([_EV_ORDER, _EV_CHECKOUT, _EV_CART, _EV_VIEW], dtype=np.int8)
+    type1 = lut[np.minimum(from_end, 3)]
+    type1[(from_end >= 3) & (rng.random(n1) < 0.2)] = _EV_SEARCH
     line1 = o.line_start[ev_order] + from_end % o.n_lines[ev_order]
-    popular = _Sampler(cat.pop)
     sku1 = np.where((type1 == _EV_CART) | (rng.random(n1) < 0.5), ln.sku[line1], popular(rng, n1))
     vis1 = (type1 >= _EV_CART) | (rng.random(n1) < 0.7)
+    acct1 = o.account[ev_order]
+    qty1 = np.where(type1 == _EV_CART, np.minimum(ln.qty[line1], 100), 1)
+    opos1 = web_pos[ev_order]
+    del line1, step, from_end
 
+    # browsing without an order: prospects (registered) and anonymous visitors
     pros = np.flatnonzero(ctx.people.prospect[acc.person])
     sessions = rng.poisson(1.5, len(pros)).astype(np.int64)
     n_visitors = round(0.1 * ctx.people.n)
     s_acc = np.concatenate([np.repeat(pros, sessions), -1 - np.arange(n_visitors, dtype=np.int64)])
     ns = len(s_acc)
     known = s_acc >= 0
-    s_shop = np.where(known, acc.shop[np.maximum(s_acc, 0)], _choice(rng, (0.0, 0.4, 0.4, 0.2), ns))
+    s_shop = np.where(known, acc.shop[np.maximum(s_acc, 0)], _choice(rng, (0.0, 0.4, 0.4, 0.2), ns)).astype(
+        np.int8
+    )
     lo = np.clip(np.where(known, acc.signup[np.maximum(s_acc, 0)], 0), 0, end - 3600)
     s_time = lo + (rng.random(ns) * (end - 3600 - lo)).astype(np.int64)
     s_len = 1 + rng.poisson(1.5, ns).astype(np.int64)
@@ -2343,46 +2460,59 @@ def _build_events(ctx: _Ctx, rng: np.random.Generator, events_per_order: float) 
     n2 = len(ev_sess)
     local2 = np.minimum(s_time[ev_sess] + _rank_in_group(s_len) * rng.integers(20, 240, n2), end - 1)
     acct2 = s_acc[ev_sess]
-    type2 = np.select(
-        [rng.random(n2) < 0.75, (acct2 < 0) | (rng.random(n2) < 0.7)], [_EV_VIEW, _EV_SEARCH], _EV_CART
-    ).astype(np.int64)
+    u = rng.random(n2)
+    type2 = np.where(u < 0.75, _EV_VIEW, _EV_SEARCH).astype(np.int8)
+    type2[(u >= 0.9) & (acct2 >= 0)] = _EV_CART
     vis2 = (acct2 >= 0) & (rng.random(n2) < 0.7)
 
-    local = np.concatenate([local1, local2]).astype(np.int64)
-    shop = np.concatenate([o.shop[ev_order], s_shop[ev_sess]]).astype(np.int64)
+    shop = np.concatenate([o.shop[ev_order].astype(np.int8), s_shop[ev_sess]])
+    etype = np.concatenate([type1, type2])
+    account = np.concatenate([acct1, acct2])
+    sku = np.concatenate([sku1, popular(rng, n2)])
+    opos = np.concatenate([opos1, np.zeros(n2, dtype=np.int64)])
     us = shop == SHOPIFY
+    # v1: sku | search query | order value | order id + value (see _write_events)
+    off_q = cat.n
+    off_val = off_q + 2 * n_leaf
+    off_oid = off_val + nw
+    v1 = np.select(
+        [etype == _EV_SEARCH, etype == _EV_CHECKOUT, etype == _EV_ORDER],
+        [off_q + cat.leaf[sku] + np.where(us, n_leaf, 0), off_val + opos, off_oid + opos],
+        sku,
+    )
+    # v2: "" | CNY | USD | quantity
+    v2 = np.where(etype >= _EV_CHECKOUT, np.where(us, 2, 1), 0).astype(np.int16)
+    cart = np.flatnonzero(etype == _EV_CART)
+    v2[cart] = 2 + np.concatenate([qty1, np.ones(n2, dtype=np.int64)])[cart]
+    del sku, opos
+    visible = np.concatenate([vis1, vis2])
+    cust = np.where(visible & (account >= 0), account, acc.n)
+    anon = np.where(account >= 0, account, acc.n - 1 - account)
+    del visible
+    local = np.concatenate([local1, local2]).astype(np.int64)
     utc = local - 8 * 3600
     utc[us] = ctx.clock.ny_local_to_utc(local[us])
-    n = len(local)
     srt = np.argsort(utc, kind="stable")
     return _Events(
-        n=n,
+        n=len(srt),
         local=local[srt],
         utc=utc[srt],
-        etype=np.concatenate([type1, type2])[srt],
+        etype=etype[srt],
         shop=shop[srt],
-        account=np.concatenate([o.account[ev_order], acct2])[srt],
-        visible=np.concatenate([vis1, vis2])[srt],
-        sku=np.concatenate([sku1, popular(rng, n2)])[srt],
-        qty=np.concatenate([np.where(type1 == _EV_CART, ln.qty[line1], 1), np.ones(n2, dtype=np.int64)])[srt],
-        order=np.concatenate([ev_order, np.full(n2, -1, dtype=np.int64)])[srt],
-        anon=np.concatenate([np.zeros(n1, dtype=np.int64), np.maximum(-1 - acct2, 0)])[srt],
+        cust=cust[srt],
+        anon=anon[srt],
+        v1=v1[srt],
+        v2=v2[srt],
         n_visitors=n_visitors,
     )
 
 
-def _write_events(
-    ctx: _Ctx, ev: _Events, path: Path, rng: np.random.Generator, rep: _Reporter
-) -> None:
-    o, cat, acc = ctx.o, ctx.cat, ctx.acc
+def _write_events(ctx: _Ctx, ev: _Events, path: Path, rng: np.random.Generator, rep: _Reporter) -> None:
+    """One JSON object per line, assembled from lookup tables by polars (no json.dumps)."""
+    o, cat = ctx.o, ctx.cat
     web = np.flatnonzero(o.shop != TMALL)
-    nw = len(web)
-    web_pos = np.full(o.n, -1, dtype=np.int64)
-    web_pos[web] = np.arange(nw, dtype=np.int64)
     oval = _money_series(o.total[web])
     oid = ctx.order_id.gather(pl.Series(web, dtype=pl.Int64))
-    n_leaf = len(cat.leaf_zh)
-    # v1: sku | search query | order value | order id + value; v2: quantity | currency
     v1_table = pl.concat(
         [
             cat.sku,
@@ -2393,28 +2523,10 @@ def _write_events(
         ],
         rechunk=True,
     )
-    off_q = cat.n
-    off_val = off_q + 2 * n_leaf
-    off_oid = off_val + nw
-    us = ev.shop == SHOPIFY
-    opos = web_pos[np.maximum(ev.order, 0)]
-    query = off_q + cat.leaf[ev.sku] + np.where(us, n_leaf, 0)
-    v1 = np.select(
-        [ev.etype == _EV_SEARCH, ev.etype == _EV_CHECKOUT, ev.etype == _EV_ORDER],
-        [query, off_val + opos, off_oid + opos],
-        ev.sku,
-    )
-    v2_table = pl.Series(["", "CNY", "USD", *[str(i) for i in range(1, 101)]], dtype=pl.String)
-    v2 = np.select(
-        [ev.etype == _EV_CART, ev.etype >= _EV_CHECKOUT],
-        [2 + np.minimum(ev.qty, 100), np.where(us, 2, 1)],
-        0,
-    )
     # constant pieces merged into small lookup tables: fewer parts to concatenate per line
     p1 = ['{"sku":"', '{"query":"', '{"sku":"', '{"value":"', '{"order_id":"']
     p2 = ['"}', '"}', '","quantity":', '","currency":"', '","currency":"']
     p3 = ["", "", "}", '"}', '"}']
-    n_v2 = len(v2_table)
     head = pl.Series([f'","type":"{t}","occurred_at":"' for t in _EVENT_TYPES], dtype=pl.String)
     zone_shop = pl.Series(
         [
@@ -2425,33 +2537,27 @@ def _write_events(
         dtype=pl.String,
     )
     props = pl.Series([f'","properties":{p}' for p in p1], dtype=pl.String)
-    tail = pl.Series(
-        [f"{p2[t]}{v}{p3[t]}}}" for t in range(len(p1)) for v in v2_table.to_list()],
-        dtype=pl.String,
-    )
+    tail = pl.Series([f"{p2[t]}{v}{p3[t]}}}" for t in range(len(p1)) for v in _V2_TABLE], dtype=pl.String)
     cust_table = pl.concat(
         [
-            pl.select(
-                pl.concat_str([pl.lit('"'), pl.lit(ctx.text.frame["ext"]), pl.lit('"')])
-            ).to_series(),
+            pl.select(pl.concat_str([pl.lit('"'), pl.lit(ctx.text.frame["ext"]), pl.lit('"')])).to_series(),
             pl.Series(["null"], dtype=pl.String),
         ],
         rechunk=True,
     ).fill_null("null")
-    cust = np.where(ev.visible & (ev.account >= 0), np.maximum(ev.account, 0), acc.n)
     anon_table = pl.concat(
-        [ctx.text.frame["anon"], _rand_str(rng, ev.n_visitors, 16, _HEX)], rechunk=True
+        [ctx.text.frame["anon"], _rand_str(rng, ev.n_visitors, _ANON_LEN, _BASE36)], rechunk=True
     )
-    anon = np.where(ev.account >= 0, ev.account, acc.n + ev.anon)
     shown = ev.local.copy()
     zone = np.zeros(ev.n, dtype=np.int64)
-    us_rows = np.flatnonzero(us)
+    us_rows = np.flatnonzero(ev.shop == SHOPIFY)
     shown[us_rows], ny_dst = ctx.clock.ny_local(ev.utc[us_rows])
     zone[us_rows] = 1 + ny_dst
     day = shown // _DAY + ctx.clock.pad
     sec = shown % _DAY
     zs = zone * len(SHOPS) + ev.shop
-    tv = ev.etype * n_v2 + v2
+    tv = ev.etype.astype(np.int64) * len(_V2_TABLE) + ev.v2
+    del shown, zone
     dates = ctx.clock.dates
     hms = _hms_table("T")
     chunk = 1_000_000
@@ -2461,13 +2567,13 @@ def _write_events(
             f = pl.DataFrame(
                 {
                     "seq": pl.Series(np.arange(sl.start + 1, sl.stop + 1, dtype=np.int64)),
-                    "t": pl.Series(ev.etype[sl], dtype=pl.Int64),
+                    "t": pl.Series(ev.etype[sl], dtype=pl.Int8),
                     "day": pl.Series(day[sl], dtype=pl.Int64),
                     "sec": pl.Series(sec[sl], dtype=pl.Int64),
                     "zs": pl.Series(zs[sl], dtype=pl.Int64),
-                    "cust": pl.Series(cust[sl], dtype=pl.Int64),
-                    "anon": pl.Series(anon[sl], dtype=pl.Int64),
-                    "v1": pl.Series(v1[sl], dtype=pl.Int64),
+                    "cust": pl.Series(ev.cust[sl], dtype=pl.Int64),
+                    "anon": pl.Series(ev.anon[sl], dtype=pl.Int64),
+                    "v1": pl.Series(ev.v1[sl], dtype=pl.Int64),
                     "tv": pl.Series(tv[sl], dtype=pl.Int64),
                 }
             )
@@ -2569,7 +2675,7 @@ def generate(
     shopify_orders = o.shop == SHOPIFY
     utc[shopify_orders] = clock.ny_local_to_utc(o.placed[shopify_orders])
     ctx = _Ctx(
-        out=out, clock=clock, days=days, cat=cat, people=people, acc=acc, text=text, geo=geo,
+        clock=clock, days=days, cat=cat, people=people, acc=acc, text=text, geo=geo,
         o=o, lines=lines, refunds=refunds, order_id=order_id, utc=utc, fault_rng=rngs[9],
         tables={},
     )  # fmt: skip
@@ -2588,9 +2694,9 @@ def generate(
         if faults is None:
             table: dict[str, Any] = {"rows": df.height, "error_rows": 0, "faults": {}}
         else:
-            df, table = _inject(
-                frng, df, faults, *(masked if masked is not None else (None, None))
-            )
+            df, table = _inject(frng, df, faults, *(masked if masked is not None else (None, None)))
+        if tuple(df.columns) != HEADERS[name]:  # pragma: no cover - programming error
+            raise RuntimeError(f"{name}: unexpected columns {df.columns}")
         encoding = "gbk" if mapping.startswith("taobao") else "utf-8"
         if encoding == "gbk":
             _write_gbk(df, out / name)
@@ -2682,10 +2788,10 @@ def generate(
         start=start,
         days=days,
     )
-    truth = _truth(ctx, manifest, tx, native_lines, ctx.tables["products.csv"]["rows"], ev.n)
-    (out / "truth.json").write_text(
-        json.dumps(truth, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    truth = _truth(
+        ctx, manifest, tx, native_lines, ctx.tables["products.csv"]["rows"], ev.n, events_per_order
     )
+    (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     (out / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
     rep("done", 1.0)
     return manifest
@@ -2703,6 +2809,7 @@ def _truth(
     native_lines: dict[str, int],
     product_rows: int,
     n_events: int,
+    events_per_order: float,
 ) -> dict[str, Any]:
     o, acc, people, r, ln = ctx.o, ctx.acc, ctx.people, ctx.refunds, ctx.lines
     n = people.n
@@ -2741,6 +2848,7 @@ def _truth(
             ],
         },
         "transaction_statuses": _TRANSACTION_STATUSES,
+        "events_per_order": events_per_order,
         "counts": {
             "customers": n,
             "prospects": int(people.prospect.sum()),

@@ -103,6 +103,7 @@ def create_import(
             display_name=file.filename,
         ),
         engine=request.app.state.engine,
+        settings=request.app.state.settings,
     )
     return summary.to_dict()
 

@@ -95,9 +95,7 @@ def detect_format(path: Path) -> str:
     if fmt is not None:
         return fmt
     if suffix == ".xls":
-        raise ReaderError(
-            "unsupported_format", f"{path.name}: legacy .xls; save it as .xlsx or CSV"
-        )
+        raise ReaderError("unsupported_format", f"{path.name}: legacy .xls; save it as .xlsx or CSV")
     with path.open("rb") as f:
         head = f.read(4)
     if head == b"PK\x03\x04":
@@ -587,12 +585,10 @@ def _open_jsonl(path: Path, encoding: str | None) -> RowSource:
                 f"{path.name} holds a JSON array; convert it to JSON Lines (one object per line)",
             )
         raw.seek(0)
-        stream: IO[bytes] | IO[str]
-        if enc in ("utf-8", "utf-8-sig"):
-            # json.loads decodes bytes itself, so a bad byte spoils one line only.
-            stream = raw
-        else:
-            stream = io.TextIOWrapper(raw, encoding=enc, newline="\n")
+        # For UTF-8, json.loads decodes the bytes itself, so a bad byte spoils one line only.
+        stream: IO[bytes] | IO[str] = (
+            raw if enc in ("utf-8", "utf-8-sig") else io.TextIOWrapper(raw, encoding=enc, newline="\n")
+        )
         rows = _jsonl_rows(stream)
         # Columns are the keys of the first object: read ahead up to it.
         head: list[tuple[int, Row]] = []
@@ -649,9 +645,7 @@ def _open_parquet(path: Path) -> RowSource:
     try:
         pf = pq.ParquetFile(str(path))
     except Exception as exc:  # pyarrow.ArrowInvalid and friends
-        raise ReaderError(
-            "bad_parquet", f"{path.name}: not a readable Parquet file ({exc})"
-        ) from None
+        raise ReaderError("bad_parquet", f"{path.name}: not a readable Parquet file ({exc})") from None
     columns = [str(name) for name in pf.schema_arrow.names]
     total = int(pf.metadata.num_rows)
     position = [0]

@@ -16,15 +16,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from patron.commerce import service as commerce
-from patron.core.time import zone
-from patron.customers import service as customers
-from patron.ingest.mappings import Mapping
-from patron.ingest.mappings.statuses import (
-    CN_GENDER,
-    EN_ORDER_STATUS,
-    EN_REFUND_STATUS,
-    EN_REFUND_TYPE,
-)
 from patron.core.parsing import (
     FieldError,
     clean_cell,
@@ -34,6 +25,15 @@ from patron.core.parsing import (
     parse_datetime,
     parse_int,
     parse_money,
+)
+from patron.core.time import zone
+from patron.customers import service as customers
+from patron.ingest.mappings import Mapping
+from patron.ingest.mappings.statuses import (
+    CN_GENDER,
+    EN_ORDER_STATUS,
+    EN_REFUND_STATUS,
+    EN_REFUND_TYPE,
 )
 from patron.models import IdentityKind, Shop
 

@@ -10,6 +10,7 @@ end, so it reports exactly what a real run would do, including errors that need 
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,9 +23,10 @@ from sqlalchemy.orm import Session
 from patron.commerce import service as commerce
 from patron.core.db import get_engine, session_factory, session_scope
 from patron.core.errors import InvalidInput
-from patron.core.settings import get_settings
+from patron.core.parsing import clean_cell
+from patron.core.settings import Settings, get_settings
 from patron.customers import service as customers
-from patron.ingest import readers, service
+from patron.ingest import orders_frame, readers, service
 from patron.ingest.records import GROUPED, Context, Parsed, RowError, apply, parse
 from patron.ingest.service import Summary
 
@@ -45,19 +47,23 @@ class ImportRequest:
     display_name: str | None = None
 
 
-class _Chunker:
-    """Feeds parsed rows to ``flush`` in chunks that never split a group (an order's lines)."""
+Row = tuple[int, int, dict[str, Any]]  # (ordinal in the file, row number shown to users, canonical row)
 
-    def __init__(self, kind: str, size: int, flush: Callable[[list[tuple[int, Parsed]], int], None]) -> None:
+
+class _Chunker:
+    """Buffers canonical rows and hands them to ``flush`` in chunks that never split a group
+    (an order's lines), with the checkpoint the chunk completes."""
+
+    def __init__(self, kind: str, size: int, flush: Callable[[list[Row], int], None]) -> None:
         self.grouped = kind in GROUPED
         self.size = size
         self.flush = flush
-        self.items: list[tuple[int, Parsed]] = []
+        self.items: list[Row] = []
 
-    def add(self, ordinal: int, item: Parsed) -> None:
-        self.items.append((ordinal, item))
+    def add(self, row: Row) -> None:
+        self.items.append(row)
         if len(self.items) >= self.size:
-            self._emit(final=False, next_ordinal=ordinal + 1)
+            self._emit(final=False, next_ordinal=row[0] + 1)
 
     def finish(self, next_ordinal: int) -> None:
         self._emit(final=True, next_ordinal=next_ordinal)
@@ -65,9 +71,9 @@ class _Chunker:
     def _emit(self, final: bool, next_ordinal: int) -> None:
         ready, carry = self.items, []
         if self.grouped and not final and self.items:
-            last = self.items[-1][1].group
+            last = clean_cell(self.items[-1][2].get("order_id"))
             cut = len(self.items)
-            while cut > 0 and self.items[cut - 1][1].group == last:
+            while cut > 0 and clean_cell(self.items[cut - 1][2].get("order_id")) == last:
                 cut -= 1
             if cut > 0:
                 ready, carry = self.items[:cut], self.items[cut:]
@@ -77,17 +83,43 @@ class _Chunker:
         self.flush(ready, checkpoint)
 
 
+def _parse_and_apply(
+    kind: str, session: Session, rows: list[Row], ctx: Context
+) -> tuple[list[str], list[RowError]]:
+    """Outcomes of the good rows and every error of the chunk."""
+    if kind == "orders":
+        frame, errors = orders_frame.parse_chunk([(n, c) for _, n, c in rows], ctx, ctx.shop)
+        outcomes = orders_frame.apply(session, frame, ctx)
+        return list(outcomes.values()), errors
+    parsed: list[Parsed] = []
+    errors = []
+    for _, n, canon in rows:
+        item, errs = parse(kind, n, canon, ctx)
+        if errs:
+            errors.extend(errs)
+        elif item is not None:
+            parsed.append(item)
+    done: list[str] = []
+    for outcome in apply(kind, session, parsed, ctx) if parsed else []:
+        if isinstance(outcome, RowError):
+            errors.append(outcome)
+        else:
+            done.append(outcome)
+    return done, errors
+
+
 def run_import(
     req: ImportRequest,
     *,
     engine: Engine | None = None,
     progress: Progress | None = None,
     on_started: Callable[[int], None] | None = None,
+    settings: Settings | None = None,
 ) -> Summary:
     """Import one file; ``on_started`` receives the run id once it is committed (web uploads
     redirect to the run's page and watch it progress)."""
     engine = engine or get_engine()
-    settings = get_settings()
+    settings = settings or get_settings()
     if req.policy not in service.POLICIES:
         raise InvalidInput(
             f"unknown error policy {req.policy!r}",
@@ -239,18 +271,18 @@ def _stream(
     all_errors: list[RowError] = []
     all_raws: list[tuple[RowError, dict[str, Any]]] = []
 
-    def flush(ready: list[tuple[int, Parsed]], checkpoint: int) -> None:
+    def flush(ready: list[Row], checkpoint: int) -> None:
         nonlocal pending
         s = session if session is not None else factory()  # type: ignore[misc]
+        # A chunk allocates hundreds of thousands of short-lived objects and no cycles; the
+        # cyclic collector's full passes over them cost more than the work itself.
+        gc.disable()
         try:
-            outcomes = apply(req.kind, s, [p for _, p in ready], ctx) if ready else []
-            errors = [e for o, e in pending if o < checkpoint]
+            outcomes, errors = _parse_and_apply(req.kind, s, ready, ctx) if ready else ([], [])
+            errors = [e for o, e in pending if o < checkpoint] + errors
             pending = [(o, e) for o, e in pending if o >= checkpoint]
             for outcome in outcomes:
-                if isinstance(outcome, RowError):
-                    errors.append(outcome)
-                else:
-                    setattr(summary, outcome, getattr(summary, outcome) + 1)
+                setattr(summary, outcome, getattr(summary, outcome) + 1)
             if ctx.touched_customers:
                 customers.refresh_stats(s, sorted(ctx.touched_customers), ctx.reporting_currency)
                 ctx.touched_customers.clear()
@@ -266,15 +298,16 @@ def _stream(
                 service.quarantine(s, summary.run_id or 0, errors, raws)
                 service.save_progress(s, summary.run_id or 0, summary, checkpoint, src.fraction_done())
                 s.commit()
+            for _, n, _ in ready:
+                raws.pop(n, None)
             for row in bad_rows:
                 raws.pop(row, None)
-            for _, p in ready:
-                raws.pop(p.row, None)
         except BaseException:
             if session is None:
                 s.rollback()
             raise
         finally:
+            gc.enable()
             if session is None:
                 s.close()
         if progress is not None:
@@ -283,22 +316,16 @@ def _stream(
     chunker = _Chunker(req.kind, chunk_rows, flush)
     ordinal = -1
     for ordinal, (n, raw) in enumerate(src):
+        # Renaming runs on skipped rows too: some mappings carry state from row to row.
         canon = rename(raw) if "__error__" not in raw else raw
         if ordinal < skip:
             continue
+        raws[n] = raw
         if "__error__" in raw:
             code, _, message = str(raw["__error__"]).partition(":")
             pending.append((ordinal, RowError(n, None, code.strip(), message.strip() or code, None)))
-            raws[n] = raw
             continue
-        parsed, errors = parse(req.kind, n, canon, ctx)
-        if errors:
-            pending.extend((ordinal, e) for e in errors)
-            raws[n] = raw
-            continue
-        assert parsed is not None
-        raws[n] = raw
-        chunker.add(ordinal, parsed)
+        chunker.add((ordinal, n, canon))
     chunker.finish(ordinal + 1)
     summary.quarantined_by_code = dict(sorted(summary.quarantined_by_code.items()))
     if single:

@@ -282,7 +282,7 @@ def upload(
         display_name=file.filename,
     )
     if req.dry_run or req.policy == "reject":
-        summary = run_import(req, engine=app.state.engine)
+        summary = run_import(req, engine=app.state.engine, settings=app.state.settings)
         if summary.run_id is not None:
             return RedirectResponse(f"/imports/{summary.run_id}", status_code=303)
         runs, _ = ingest.list_runs(session, 0, 50)
@@ -306,15 +306,17 @@ def upload(
 
     def work() -> None:
         try:
-            run_import(req, engine=app.state.engine, on_started=on_started)
+            run_import(req, engine=app.state.engine, settings=app.state.settings, on_started=on_started)
         except BaseException as exc:
             box["error"] = exc
             started.set()
 
     threading.Thread(target=work, name=f"import-{path.name}", daemon=True).start()
     started.wait(timeout=60)
-    if "error" in box and "run_id" not in box:
-        error = box["error"]
+    if "run_id" not in box:
+        error = box.get("error") or PatronError(
+            "the import did not start within a minute", code="import_not_started"
+        )
         if isinstance(error, PatronError):
             return render_error(request, error)
         raise error
