@@ -181,7 +181,9 @@ def parse_chunk(
     if shop is None or not rows or any("shop" in r for _, r in rows[:1]):
         return _slow(rows, ctx)
     exp = CURRENCY_EXPONENTS[shop.currency]
-    fields = sorted(set(TEXT_LIMITS) | set(TIMES) | set(MONEY) | {"currency", "quantity", "phone", "email"})
+    fields = sorted(
+        set(TEXT_LIMITS) | set(TIMES) | set(MONEY) | {"currency", "quantity", "item_count", "phone", "email"}
+    )
     frame, odd = _text_columns([r for _, r in rows], fields)
     frame = frame.with_columns([_clean(f).alias(f) for f in fields]).with_columns(
         pl.Series("n", [n for n, _ in rows], dtype=pl.Int64), pl.Series("odd", odd, dtype=pl.Boolean)
@@ -207,6 +209,8 @@ def parse_chunk(
     qty = pl.col("quantity").cast(pl.Int64, strict=False)
     checks.append(pl.col("quantity").is_null() | (qty_ok & (qty >= 1)))
     out.append(pl.when(qty_ok).then(qty).otherwise(None).alias("quantity"))
+    count = pl.col("item_count")
+    checks.append(count.is_null() | (count.str.contains(_INT_RE) & (count.cast(pl.Int64, strict=False) >= 1)))
     table = _status_table(ctx)
     mapped = pl.coalesce(
         pl.col("status").replace_strict(table, default=None, return_dtype=pl.Utf8),

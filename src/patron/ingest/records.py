@@ -264,6 +264,8 @@ def parse_order_row(r: _Row) -> Parsed | None:
     claim.profile.update({"name": name, **addr, "source_shop_id": shop.id if shop else None})
     if country:
         claim.profile["country"] = country.upper()
+    # Exports without lines (订单报表) give the order's item count; checked, not stored.
+    r.integer("item_count", minimum=1)
     has_line = any(r.raw.get(k) is not None for k in ("sku", "title", "quantity", "unit_price", "line_total"))
     line = None
     if has_line:

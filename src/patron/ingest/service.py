@@ -66,7 +66,8 @@ def resolve_mapping(session: Session, kind: str, name: str | None) -> Mapping:
         raise InvalidInput(
             f"unknown import kind {kind!r}", code="unknown_kind", data={"allowed": list(KINDS)}
         )
-    name = name or default_mapping_name(kind)
+    # "patron" names the native format of whatever kind is imported.
+    name = default_mapping_name(kind) if name in (None, "", "patron") else name
     builtin = builtin_mappings()
     mapping = builtin.get(name)
     if mapping is None:

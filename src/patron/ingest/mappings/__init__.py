@@ -53,6 +53,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "carrier",
         "tracking_no",
         "updated_at",
+        "item_count",
     ),
     "order_items": (
         "order_id",

@@ -85,6 +85,13 @@ EN_ORDER_STATUS = {
         "refunded",
     )
 }
-EN_REFUND_STATUS = {s: s for s in ("requested", "approved", "rejected", "completed", "cancelled")}
+EN_REFUND_STATUS = {
+    **{s: s for s in ("requested", "approved", "rejected", "completed", "cancelled")},
+    "pending": "requested",
+    "processing": "approved",
+    "refunded": "completed",
+    "declined": "rejected",
+    "canceled": "cancelled",
+}
 EN_REFUND_TYPE = {s: s for s in ("refund_only", "return_refund", "exchange", "reship")}
 CN_GENDER = {"男": "male", "女": "female", "未知": "unknown", "M": "male", "F": "female"}

@@ -40,6 +40,7 @@ ORDERS = Mapping(
         "shipping": "买家应付邮费",
         "order_total": "买家实际支付金额",
         "gross_total": "总金额",
+        "item_count": "宝贝总数量",
         "status": "订单状态",
         "receiver_name": "收货人姓名",
         "address": "收货地址",
