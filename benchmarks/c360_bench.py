@@ -4,7 +4,7 @@ Targets (issue 2): 360 read p99 <= 30 ms at 4 concurrent clients; search by phon
 p99 <= 50 ms. The database is seeded with bulk SQL (the read path does not care how rows got
 there; the import path has its own benchmark): customers with phone and email identities, ~2.75
 orders each with lines, refunds on some. The server is `patron serve` (one uvicorn process) and
-the load comes from 4 client threads with keep-alive connections, on the same 2 cores.
+the load comes from 4 client threads with keep-alive connections, on the same 2 cores. The server runs as `patron serve --workers 2` (one process per core).
 
     python -m benchmarks.c360_bench [--customers N] [--requests N]
 """
@@ -141,7 +141,7 @@ def load(base: str, key: str, paths: list[str], clients: int) -> list[float]:
     return samples
 
 
-def main(customers: int, requests: int) -> None:
+def main(customers: int, requests: int, workers: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "patron.db"
         t0 = time.perf_counter()
@@ -154,16 +154,16 @@ def main(customers: int, requests: int) -> None:
             [
                 sys.executable,
                 "-m",
-                "uvicorn",
-                "patron.api.app:create_app",
-                "--factory",
+                "patron.cli.main",
+                "serve",
                 "--port",
                 str(port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
+                "--workers",
+                str(workers),
             ],
             env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         base = f"http://127.0.0.1:{port}"
         try:
@@ -201,5 +201,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=2, help="server processes (patron serve --workers)")
     args = parser.parse_args()
-    main(args.customers, args.requests)
+    main(args.customers, args.requests, args.workers)

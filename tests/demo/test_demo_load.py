@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import table_rows
 from sqlalchemy import Engine
 
+from conftest import table_rows
 from patron.demo.generator import generate
 from patron.demo.load import load
 

@@ -126,15 +126,15 @@ def principal_from_key(session: Session, token: str) -> Principal:
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != "ptn":
         raise NotAuthenticated("malformed API key", code="bad_api_key")
-    key = repo.key_by_prefix(session, parts[1])
+    found = repo.key_and_user(session, parts[1])
     if (
-        key is None
-        or key.revoked_at is not None
-        or not hmac.compare_digest(key.key_hash, _key_hash(parts[2]))
+        found is None
+        or found[0].revoked_at is not None
+        or not hmac.compare_digest(found[0].key_hash, _key_hash(parts[2]))
     ):
         raise NotAuthenticated("unknown or revoked API key", code="bad_api_key")
-    user = get_user(session, key.user_id)
-    if user is None:
+    key, user = found
+    if not user.is_active:
         raise NotAuthenticated("the key's user is disabled", code="bad_api_key")
     now = utcnow()
     # Recorded at most every few minutes: a write per request would serialise all API reads.

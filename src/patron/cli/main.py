@@ -101,19 +101,28 @@ def demo(
 
 
 @app.command("serve")
-def serve(host: str | None = None, port: int | None = None) -> None:
+def serve(
+    host: str | None = None,
+    port: int | None = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="server processes; one per core in production")
+    ] = 1,
+) -> None:
     """Serve the web UI and the REST API."""
     import uvicorn
 
     from patron.core.settings import get_settings
 
     settings = get_settings()
+    settings.resolved_secret_key()  # created once before workers start, so they all share it
     uvicorn.run(
         "patron.api.app:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
-        log_level="info",
+        workers=workers,
+        log_level="warning" if workers > 1 else "info",
+        access_log=workers == 1,
     )
 
 

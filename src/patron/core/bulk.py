@@ -21,7 +21,7 @@ def _sqlite_value(value: Any) -> Any:
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             value = value.astimezone(UTC).replace(tzinfo=None)
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return value.isoformat(" ", "microseconds")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, dict | list):
@@ -41,11 +41,20 @@ def _for_sqlite(rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
     special = [i for i in range(len(rows[0])) if type(_first_value(rows, i)) not in _PLAIN]
     if not special:
         return [tuple(r) for r in rows]
+    # Import chunks repeat the same instants (the chunk's "now", shared order times): convert once.
+    seen: dict[Any, Any] = {}
     out = []
     for r in rows:
         row = list(r)
         for i in special:
-            row[i] = _sqlite_value(row[i])
+            v = row[i]
+            if type(v) is datetime:
+                c = seen.get(v)
+                if c is None:
+                    c = seen[v] = _sqlite_value(v)
+                row[i] = c
+            elif v is not None:
+                row[i] = _sqlite_value(v)
         out.append(tuple(row))
     return out
 

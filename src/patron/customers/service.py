@@ -583,7 +583,8 @@ def profile_360(
         identities=identities,
         tags=repo.tags_of(session, customer.id),
         orders=orders,
-        orders_total=commerce.count_orders_of(session, customer.id),
+        # The count needs a query only when the page of orders is full.
+        orders_total=len(orders) if len(orders) < limit else commerce.count_orders_of(session, customer.id),
         refunds=refunds,
         events=events,
         merges=merges,

@@ -1,0 +1,25 @@
+"""`make bench`: every benchmark of the foundation issue, one after another (they share 2 cores).
+
+Results are written to benchmarks/results/*.json. Sizes can be reduced for a quick look:
+    python -m benchmarks.run --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from benchmarks import c360_bench, generate_bench, import_bench
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="a tenth of the sizes")
+    args = parser.parse_args()
+    scale = 10 if args.quick else 1
+    generate_bench.main(1_000_000 // scale)
+    import_bench.main(1_000_000 // scale)
+    c360_bench.main(1_000_000 // scale, 2000, 2)
+
+
+if __name__ == "__main__":
+    main()
