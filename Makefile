@@ -20,12 +20,14 @@ $(UV):
 install: $(UV)
 	$(UV) sync --frozen
 
-# Debian's chromium drives the browser tests (Playwright never downloads a browser here).
+# Debian's chromium drives the browser tests (Playwright never downloads a browser here);
+# the CJK fonts make the Chinese pages render (and their screenshots read) as users see them.
 install-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian chromium for the browser tests"; \
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "noto.*cjk"; then \
+	  echo "installing Debian chromium and CJK fonts for the browser tests"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	fi
 
 demo: install
 	$(RUN) patron demo --customers $(CUSTOMERS)

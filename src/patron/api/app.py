@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -20,9 +23,19 @@ from patron.web.pages import router as pages_router
 WEB = Path(__file__).resolve().parent.parent / "web"
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Everything imported and built at start-up lives as long as the process: moving it out of
+    # the collector's generations keeps full collections (latency spikes under load) short.
+    gc.collect()
+    gc.freeze()
+    yield
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
+        lifespan=_lifespan,
         title="Patron API",
         version="0.1.0",
         description="Customer profiles, imports and the customer 360 of Patron. Authenticate with "

@@ -193,19 +193,6 @@ def totals_by_customer(
     return out
 
 
-def customer_ids_without_orders(session: Session, customer_ids: Sequence[int]) -> set[int]:
-    have: set[int] = set()
-    for part in chunked(list(customer_ids)):
-        have.update(
-            session.scalars(
-                select(Order.customer_id)
-                .where(Order.customer_id.in_(part), Order.status.not_in(CANCELLED))
-                .distinct()
-            )
-        )
-    return set(customer_ids) - have
-
-
 def orders_of(session: Session, customer_id: int, limit: int) -> list[Order]:
     return list(
         session.scalars(
@@ -361,3 +348,7 @@ def bulk_insert_lines(session: Session, rows: Sequence[Sequence[Any]]) -> None:
 
 def bulk_update_lines(session: Session, rows: Sequence[Sequence[Any]]) -> None:
     bulk.update_rows(session, OrderLine.__table__, LINE_COLUMNS[2:], rows)  # type: ignore[arg-type]
+
+
+def shop_codes(session: Session) -> dict[int, str]:
+    return {r[0]: r[1] for r in session.execute(select(Shop.id, Shop.code))}

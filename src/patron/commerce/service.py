@@ -465,7 +465,8 @@ def customer_totals(
             row["spent_minor"] += converted
         if last is not None and (row["last_order_at"] is None or last > row["last_order_at"]):
             row["last_order_at"] = last
-    for cid in repo.customer_ids_without_orders(session, customer_ids):
+    # Customers with no valid order left (all cancelled, or moved away by an unmerge) go to zero.
+    for cid in customer_ids:
         acc.setdefault(cid, {"id": cid, "orders_count": 0, "spent_minor": 0, "last_order_at": None})
     return list(acc.values())
 
@@ -611,3 +612,8 @@ def upsert_order_records(
             for r, o in zip(records, outcomes, strict=True)
         ]
     return UpsertResult(outcomes, [], {r["customer_id"] for r in records if r["customer_id"] is not None})
+
+
+def shop_codes(session: Session) -> dict[int, str]:
+    """Shop id -> code, without loading Shop objects (the customer 360 asks on every request)."""
+    return repo.shop_codes(session)

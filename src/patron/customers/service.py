@@ -474,7 +474,7 @@ def _with_identity_values(f: SearchFilter) -> SearchFilter:
 def _shop_codes(session: Session) -> dict[int, str]:
     from patron.commerce import service as commerce
 
-    return {s.id: s.code for s in commerce.list_shops(session)}
+    return commerce.shop_codes(session)
 
 
 def _summary(c: Customer, shops: dict[int, str], currency: str, pii: bool) -> CustomerSummary:

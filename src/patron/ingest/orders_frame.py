@@ -152,15 +152,21 @@ def _when(col: str, tz: str) -> tuple[pl.Expr, pl.Expr]:
 
 def _text_columns(rows: Sequence[dict[str, Any]], fields: Sequence[str]) -> tuple[pl.DataFrame, list[bool]]:
     """Columns of the canonical rows; rows holding a non-text value in any field (an XLSX number,
-    a JSON object, a tuple from a transform) are flagged for the exact row parser."""
+    a JSON object, a tuple from a transform) are flagged for the exact row parser. Fields no row
+    has become null columns without a pass over the rows."""
+    present = set().union(*rows)
     odd = [False] * len(rows)
-    data: dict[str, list[str | None]] = {}
+    data: dict[str, Any] = {}
     for f in fields:
+        if f not in present:
+            data[f] = pl.Series(f, [None] * len(rows), dtype=pl.Utf8)
+            continue
         col = [r.get(f) for r in rows]
-        for i, v in enumerate(col):
-            if v is not None and type(v) is not str:
-                odd[i] = True
-                col[i] = None
+        if not all(v is None or type(v) is str for v in col):
+            for i, v in enumerate(col):
+                if v is not None and type(v) is not str:
+                    odd[i] = True
+                    col[i] = None
         data[f] = col
     return pl.DataFrame(data, schema=dict.fromkeys(fields, pl.Utf8)), odd
 

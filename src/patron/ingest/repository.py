@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from patron.models import ImportRun, ImportStatus, QuarantineRow, SavedMapping
@@ -101,3 +101,14 @@ def add_saved_mapping(session: Session, mapping: SavedMapping) -> SavedMapping:
     session.add(mapping)
     session.flush()
     return mapping
+
+
+IMPORT_TABLES = ("customers", "identities", "orders", "order_lines", "refunds", "events")
+
+
+def refresh_planner_statistics(session: Session) -> None:
+    """PostgreSQL plans from table statistics; a table that grew from empty by bulk COPY inside
+    one import still looks empty to the planner, which then scans it for every lookup. ANALYZE
+    samples a fixed number of rows, so it stays cheap however large the tables get."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"ANALYZE {', '.join(IMPORT_TABLES)}"))

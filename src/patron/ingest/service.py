@@ -260,3 +260,7 @@ def count_codes(errors: Sequence[RowError]) -> dict[str, int]:
 
 def shops_by_code(session: Session) -> dict[str, Any]:
     return {s.code: s for s in commerce.list_shops(session)}
+
+
+def refresh_planner_statistics(session: Session) -> None:
+    repo.refresh_planner_statistics(session)

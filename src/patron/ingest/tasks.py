@@ -268,6 +268,7 @@ def _stream(
     """Read, parse and apply every row; returns the errors (all of them under ``single``)."""
     pending: list[tuple[int, RowError]] = []
     raws: dict[int, dict[str, Any]] = {}
+    chunks = [0]
     all_errors: list[RowError] = []
     all_raws: list[tuple[RowError, dict[str, Any]]] = []
 
@@ -298,6 +299,10 @@ def _stream(
                 service.quarantine(s, summary.run_id or 0, errors, raws)
                 service.save_progress(s, summary.run_id or 0, summary, checkpoint, src.fraction_done())
                 s.commit()
+                chunks[0] += 1
+                if chunks[0] & (chunks[0] - 1) == 0:  # after chunks 1, 2, 4, 8, …: tables doubled
+                    service.refresh_planner_statistics(s)
+                    s.commit()
             for _, n, _ in ready:
                 raws.pop(n, None)
             for row in bad_rows:
