@@ -165,3 +165,16 @@ def write_csv(
 def table_rows(engine: Engine, sql: str) -> list[tuple[object, ...]]:
     with engine.connect() as conn:
         return [tuple(r) for r in conn.execute(text(sql))]
+
+
+def utc(value: object) -> str | None:
+    """A stored timestamp as 'YYYY-MM-DD HH:MM:SS' UTC, whatever the driver returns."""
+    from datetime import UTC, datetime
+
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)[:19]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine
 
-from conftest import table_rows, write_csv
+from conftest import table_rows, utc, write_csv
 from patron.ingest.mappings import FIELDS
 from patron.ingest.tasks import ImportRequest, run_import
 
@@ -101,16 +101,6 @@ EXPECTED_TIMES = [
     ("A2", "2024-02-01 01:30:00", None),
     ("A3", "2024-03-03 15:59:59", None),
 ]
-
-
-def utc(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC)
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return str(value)[:19]
 
 
 def as_json(value: Any) -> Any:

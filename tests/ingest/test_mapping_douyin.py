@@ -7,13 +7,12 @@ masked unless decrypted, and the address comes in 省/市/区/街道/详细地�
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
-from conftest import table_rows, write_csv
+from conftest import table_rows, utc, write_csv
 from patron.commerce import service as commerce
 from patron.core.db import session_scope
 from patron.ingest.tasks import ImportRequest, run_import
@@ -102,16 +101,6 @@ def export_rows() -> list[list[str]]:
         sub_order(C, "6921000000000021", "茶巾", "1", "44.00", "", **c),
         sub_order(D, "6921000000000031", "茶巾", "1", "44.00", "", **d),
     ]
-
-
-def utc(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC)
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return str(value)[:19]
 
 
 def imp(engine: Engine, path: Path) -> Any:

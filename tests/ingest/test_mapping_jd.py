@@ -6,13 +6,12 @@ account, 客户地址 one cell (space-separated in most exports, run together in
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
-from conftest import table_rows, write_csv
+from conftest import table_rows, utc, write_csv
 from patron.commerce import service as commerce
 from patron.core.db import session_scope
 from patron.ingest.tasks import ImportRequest, run_import
@@ -90,16 +89,6 @@ def export_rows() -> list[list[str]]:
         item(d, "100012345679", "青瓷茶杯", "1", "39.00"),
         item(e, "100012345679", "青瓷茶杯", "1", "39.00"),
     ]
-
-
-def utc(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC)
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return str(value)[:19]
 
 
 def imp(engine: Engine, path: Path) -> Any:

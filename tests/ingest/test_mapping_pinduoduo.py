@@ -6,13 +6,12 @@ platform's, which add up to the order's discount.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
-from conftest import table_rows, write_csv
+from conftest import table_rows, utc, write_csv
 from patron.commerce import service as commerce
 from patron.core.db import session_scope
 from patron.ingest.tasks import ImportRequest, run_import
@@ -104,16 +103,6 @@ def export_rows() -> list[list[str]]:
               **{"邮费(元)": "3.00", "支付时间": ""}),
         order("240308-000000000000005", "待发货", "29.90", "一元", "0.00", "28.90"),
     ]  # fmt: skip
-
-
-def utc(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC)
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return str(value)[:19]
 
 
 def imp(engine: Engine, path: Path) -> Any:

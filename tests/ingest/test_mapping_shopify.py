@@ -6,13 +6,12 @@ first row. Times carry their UTC offset, amounts are US dollars.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
-from conftest import table_rows, write_csv
+from conftest import table_rows, utc, write_csv
 from patron.ingest.tasks import ImportRequest, run_import
 
 HEADER = [
@@ -248,16 +247,6 @@ def export_rows() -> list[list[str]]:
             Billing_Name="Gina Gray",
         ),
     ]
-
-
-def utc(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC)
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return str(value)[:19]
 
 
 def imp(engine: Engine, path: Path) -> Any:

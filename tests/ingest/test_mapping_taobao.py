@@ -8,14 +8,13 @@ in one cell. Three reports are imported in the order a seller does: 订单报表
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
-from conftest import table_rows
+from conftest import table_rows, utc
 from patron.ingest.mappings import taobao
 from patron.ingest.tasks import ImportRequest, run_import
 
@@ -152,17 +151,6 @@ def write_export(path: Path, header: list[str], rows: list[list[str]]) -> Path:
     lines = [",".join(cell(v) for v in row) for row in [header, *rows]]
     path.write_bytes(("\r\n".join(lines) + "\r\n").encode("gbk"))
     return path
-
-
-def utc(value: Any) -> str | None:
-    """A stored timestamp as 'YYYY-MM-DD HH:MM:SS' UTC, whatever the driver returns."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC)
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return str(value)[:19]
 
 
 def counts(summary: Any) -> tuple[Any, ...]:

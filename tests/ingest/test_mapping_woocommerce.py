@@ -3,13 +3,12 @@ built-in ``woocommerce_orders`` mapping."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
-from conftest import table_rows, write_csv
+from conftest import table_rows, utc, write_csv
 from patron.ingest.mappings import woocommerce
 from patron.ingest.tasks import ImportRequest, run_import
 
@@ -115,16 +114,6 @@ def export_rows() -> list[list[str]]:
         row(o106, ("7", "茶杯", "CUP", "1", "20.00")),
         row(o107, ("8", "茶杯", "CUP", "1", "20.00")),
     ]
-
-
-def utc(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC)
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return str(value)[:19]
 
 
 def imp(engine: Engine, path: Path) -> Any:

@@ -85,13 +85,4 @@ def add_tag(customer_id: int, body: TagCreate, session: DB, who: Auth) -> None:
 @router.post("/merges/{merge_id}/undo", response_model=MergeOut)
 def undo_merge(merge_id: int, session: DB, who: Auth) -> MergeOut:
     who.require("admin")
-    m = service.unmerge(session, merge_id, actor=who.actor)
-    return MergeOut(
-        id=m.id,
-        survivor_id=m.survivor_id,
-        merged_id=m.merged_id,
-        reason=m.reason,
-        actor=m.actor,
-        created_at=m.created_at,
-        undone_at=m.undone_at,
-    )
+    return MergeOut.model_validate(service.unmerge(session, merge_id, actor=who.actor))

@@ -88,6 +88,8 @@ class EventOut(BaseModel):
 
 
 class MergeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     survivor_id: int
     merged_id: int

@@ -564,18 +564,7 @@ def profile_360(
         EventOut(event_id=e.event_id, type=e.type, occurred_at=e.occurred_at, properties=e.properties)
         for e in repo.events_of(session, customer.id, limit)
     ]
-    merges = [
-        MergeOut(
-            id=m.id,
-            survivor_id=m.survivor_id,
-            merged_id=m.merged_id,
-            reason=m.reason,
-            actor=m.actor,
-            created_at=m.created_at,
-            undone_at=m.undone_at,
-        )
-        for m in repo.merges_of(session, customer.id)
-    ]
+    merges = [MergeOut.model_validate(m) for m in repo.merges_of(session, customer.id)]
     return Customer360(
         customer=_summary(customer, shops, reporting_currency, pii),
         custom=customer.custom or {},
