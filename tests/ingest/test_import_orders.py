@@ -304,6 +304,12 @@ def test_newer_source_wins_older_never_overwrites(engine: Engine, shops: object,
     assert table_rows(engine, "SELECT status FROM orders WHERE external_id = 'A2'") == [("completed",)]
 
 
+def test_imports_are_audited(engine: Engine, shops: object, tmp_path: Path) -> None:
+    s = imp(engine, write_csv(tmp_path / "orders.csv", HEADER, good_rows() + bad_rows()))
+    rows = table_rows(engine, "SELECT actor, action, target_type, target_id FROM audit_log ORDER BY id")
+    assert rows[-1] == ("cli", "import.finish", "import_run", str(s.run_id))
+
+
 def test_dry_run_writes_nothing(engine: Engine, shops: object, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "orders.csv", HEADER, good_rows() + bad_rows())
     s = imp(engine, path, dry_run=True)

@@ -19,6 +19,7 @@ from patron.core.time import utcnow
 from patron.ingest import repository as repo
 from patron.ingest.mappings import FIELDS, KINDS, Mapping, builtin_mappings, default_mapping_name
 from patron.ingest.records import RowError
+from patron.privacy import audit
 from patron.models import ImportRun, QuarantineRow, SavedMapping
 
 POLICIES = ("keep", "reject")
@@ -222,6 +223,23 @@ def finish_run(session: Session, run_id: int, summary: Summary, error: str | Non
         run.progress = 1.0
     run.finished_at = utcnow()
     session.flush()
+    audit.record(
+        session,
+        actor=run.actor,
+        action="import.finish",
+        target_type="import_run",
+        target_id=run.id,
+        data={
+            "kind": run.kind,
+            "file": run.filename,
+            "sha256": run.sha256,
+            "status": run.status,
+            "rows": run.rows_read,
+            "inserted": run.inserted,
+            "updated": run.updated,
+            "quarantined": run.quarantined,
+        },
+    )
 
 
 def get_run(session: Session, run_id: int) -> ImportRun:

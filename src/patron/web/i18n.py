@@ -32,6 +32,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "cust.search": {"en": "Search", "zh": "搜索"},
     "cust.tag": {"en": "Tag", "zh": "标签"},
     "cust.min_orders": {"en": "Min. orders", "zh": "最少订单数"},
+    "cust.min_spent": {"en": "Min. spend", "zh": "最低消费金额"},
     "cust.signup_from": {"en": "Signed up from", "zh": "注册起始日期"},
     "cust.signup_to": {"en": "Signed up before", "zh": "注册截止日期"},
     "cust.shop": {"en": "Shop", "zh": "店铺"},

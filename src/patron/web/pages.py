@@ -19,7 +19,8 @@ from patron.commerce import service as commerce
 from patron.core.deps import DB
 from patron.core.errors import NotAuthenticated, PatronError
 from patron.core.money import format_minor
-from patron.core.time import local
+from patron.core.parsing import FieldError, parse_money
+from patron.core.time import local, zone
 from patron.customers import service as customers
 from patron.ingest import service as ingest
 from patron.ingest.endpoints import save_upload
@@ -155,6 +156,7 @@ def customer_list(
     tag: str | None = None,
     shop_id: Annotated[str | None, Query()] = None,
     min_orders: Annotated[str | None, Query()] = None,
+    min_spent: Annotated[str | None, Query()] = None,
     signup_from: Annotated[str | None, Query()] = None,
     signup_to: Annotated[str | None, Query()] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
@@ -165,10 +167,20 @@ def customer_list(
     def num(value: str | None) -> int | None:
         return int(value) if value and value.strip().isdigit() else None
 
+    settings = request.app.state.settings
+
     def day(value: str | None) -> datetime | None:
+        """A date typed in the filter is midnight in the shop operator's time zone."""
         try:
-            return datetime.fromisoformat(value).replace(tzinfo=None).astimezone() if value else None
+            parsed = datetime.fromisoformat(value) if value else None
         except ValueError:
+            return None
+        return parsed.replace(tzinfo=zone(settings.default_timezone)) if parsed else None
+
+    def money(value: str | None) -> int | None:
+        try:
+            return parse_money(value, settings.reporting_currency) if value and value.strip() else None
+        except FieldError:
             return None
 
     f = customers.SearchFilter(
@@ -176,6 +188,7 @@ def customer_list(
         tag=tag or None,
         shop_id=num(shop_id),
         min_orders=num(min_orders),
+        min_spent_minor=money(min_spent),
         signup_from=day(signup_from),
         signup_to=day(signup_to),
     )
@@ -200,6 +213,7 @@ def customer_list(
             "tag": tag or "",
             "shop_id": shop_id or "",
             "min_orders": min_orders or "",
+            "min_spent": min_spent or "",
             "signup_from": signup_from or "",
             "signup_to": signup_to or "",
         },
