@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import write_csv
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from conftest import write_csv
 from patron.accounts import service as accounts
 from patron.api.app import create_app
 from patron.core.db import session_scope

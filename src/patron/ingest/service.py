@@ -19,8 +19,8 @@ from patron.core.time import utcnow
 from patron.ingest import repository as repo
 from patron.ingest.mappings import FIELDS, KINDS, Mapping, builtin_mappings, default_mapping_name
 from patron.ingest.records import RowError
-from patron.privacy import audit
 from patron.models import ImportRun, QuarantineRow, SavedMapping
+from patron.privacy import audit
 
 POLICIES = ("keep", "reject")
 
