@@ -16,6 +16,7 @@ import os
 import random
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,7 @@ import numpy as np
 
 from benchmarks.common import percentiles, write
 
+ROUNDS = 3
 TARGETS = {"customer_360": 30.0, "search_phone": 50.0, "search_email": 50.0}
 
 
@@ -176,21 +178,30 @@ def main(customers: int, requests: int, workers: int) -> None:
             rng = random.Random(5)
             ids = [rng.randint(1, customers) for _ in range(requests)]
             load(base, key, [f"/api/v1/customers/{i}" for i in ids[:200]], 4)  # warm-up
-            results = {
-                "customer_360": percentiles(load(base, key, [f"/api/v1/customers/{i}" for i in ids], 4)),
-                "search_phone": percentiles(
-                    load(base, key, [f"/api/v1/customers?q=139{i:08d}" for i in ids], 4)
-                ),
-                "search_email": percentiles(
-                    load(base, key, [f"/api/v1/customers?q=c{i}@example.com" for i in ids], 4)
-                ),
+            paths = {
+                "customer_360": [f"/api/v1/customers/{i}" for i in ids],
+                "search_phone": [f"/api/v1/customers?q=139{i:08d}" for i in ids],
+                "search_email": [f"/api/v1/customers?q=c{i}@example.com" for i in ids],
+            }
+            # Several rounds: the figure quoted is the median round (single runs vary on a VM).
+            rounds = {
+                name: [percentiles(load(base, key, p, 4)) for _ in range(ROUNDS)] for name, p in paths.items()
             }
         finally:
             server.terminate()
             server.wait()
-    for name, r in results.items():
-        r["target_p99_ms"] = TARGETS[name]
-        r["meets_target"] = r["p99_ms"] <= TARGETS[name]
+    results = {}
+    for name, runs in rounds.items():
+        p99s = sorted(r["p99_ms"] for r in runs)
+        median = statistics.median(p99s)
+        results[name] = {
+            "median_p50_ms": statistics.median(r["p50_ms"] for r in runs),
+            "median_p99_ms": median,
+            "p99_ms_per_round": [r["p99_ms"] for r in runs],
+            "requests_per_round": runs[0]["n"],
+            "target_p99_ms": TARGETS[name],
+            "meets_target": median <= TARGETS[name],
+        }
     write(
         "customer_360",
         {"customers": customers, "clients": 4, "seed_seconds": round(seeded, 1), "results": results},
