@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from patron.models import ApiKey, User
@@ -25,9 +25,12 @@ def users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.id)))
 
 
+_KEY_AND_USER = (
+    select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(ApiKey.prefix == bindparam("prefix"))
+)
+
+
 def key_and_user(session: Session, prefix: str) -> tuple[ApiKey, User] | None:
     """The key and its user in one query (every API request asks this)."""
-    row = session.execute(
-        select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(ApiKey.prefix == prefix)
-    ).first()
+    row = session.execute(_KEY_AND_USER, {"prefix": prefix}).first()
     return None if row is None else (row[0], row[1])

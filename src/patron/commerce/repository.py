@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy import bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from patron.core import bulk
@@ -193,35 +193,42 @@ def totals_by_customer(
     return out
 
 
+# Reads of the customer 360, built once and executed with parameters (no per-call construction).
+_ORDERS_OF = (
+    select(Order)
+    .where(Order.customer_id == bindparam("cid"))
+    .order_by(Order.placed_at.desc())
+    .limit(bindparam("limit"))
+)
+_COUNT_ORDERS_OF = select(func.count()).where(Order.customer_id == bindparam("cid"))
+_LINES_OF = (
+    select(OrderLine).where(OrderLine.order_id.in_(bindparam("ids", expanding=True))).order_by(OrderLine.id)
+)
+_REFUNDS_OF = (
+    select(Refund)
+    .where(Refund.customer_id == bindparam("cid"))
+    .order_by(Refund.id.desc())
+    .limit(bindparam("limit"))
+)
+_SHOP_CODES = select(Shop.id, Shop.code)
+
+
 def orders_of(session: Session, customer_id: int, limit: int) -> list[Order]:
-    return list(
-        session.scalars(
-            select(Order)
-            .where(Order.customer_id == customer_id)
-            .order_by(Order.placed_at.desc())
-            .limit(limit)
-        )
-    )
+    return list(session.scalars(_ORDERS_OF, {"cid": customer_id, "limit": limit}))
 
 
 def count_orders_of(session: Session, customer_id: int) -> int:
-    return int(session.scalar(select(func.count()).where(Order.customer_id == customer_id)) or 0)
+    return int(session.scalar(_COUNT_ORDERS_OF, {"cid": customer_id}) or 0)
 
 
 def lines_of(session: Session, order_ids: Sequence[int]) -> list[OrderLine]:
     if not order_ids:
         return []
-    return list(
-        session.scalars(select(OrderLine).where(OrderLine.order_id.in_(order_ids)).order_by(OrderLine.id))
-    )
+    return list(session.scalars(_LINES_OF, {"ids": list(order_ids)}))
 
 
 def refunds_of(session: Session, customer_id: int, limit: int) -> list[Refund]:
-    return list(
-        session.scalars(
-            select(Refund).where(Refund.customer_id == customer_id).order_by(Refund.id.desc()).limit(limit)
-        )
-    )
+    return list(session.scalars(_REFUNDS_OF, {"cid": customer_id, "limit": limit}))
 
 
 # -- refunds ----------------------------------------------------------------------------------
@@ -351,4 +358,4 @@ def bulk_update_lines(session: Session, rows: Sequence[Sequence[Any]]) -> None:
 
 
 def shop_codes(session: Session) -> dict[int, str]:
-    return {r[0]: r[1] for r in session.execute(select(Shop.id, Shop.code))}
+    return {r[0]: r[1] for r in session.execute(_SHOP_CODES)}

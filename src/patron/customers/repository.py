@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, or_, select, union, update
+from sqlalchemy import Select, bindparam, delete, func, insert, or_, select, union, update
 from sqlalchemy.orm import Session
 
 from patron.core import bulk
@@ -184,14 +184,32 @@ def get_merge(session: Session, merge_id: int) -> CustomerMerge | None:
     return session.get(CustomerMerge, merge_id)
 
 
+# The customer 360's reads run on every profile view: their statements are built once here and
+# executed with parameters, which skips SQLAlchemy's per-call statement construction.
+_MERGES_OF = (
+    select(CustomerMerge)
+    .where(or_(CustomerMerge.survivor_id == bindparam("cid"), CustomerMerge.merged_id == bindparam("cid")))
+    .order_by(CustomerMerge.id)
+)
+_TAGS_OF = (
+    select(Tag.name)
+    .join(CustomerTag, CustomerTag.tag_id == Tag.id)
+    .where(CustomerTag.customer_id == bindparam("cid"))
+    .order_by(Tag.name)
+)
+_IDENTITIES_OF = (
+    select(Identity).where(Identity.customer_id == bindparam("cid")).order_by(Identity.kind, Identity.id)
+)
+_EVENTS_OF = (
+    select(TrackingEvent)
+    .where(TrackingEvent.customer_id == bindparam("cid"))
+    .order_by(TrackingEvent.occurred_at.desc())
+    .limit(bindparam("limit"))
+)
+
+
 def merges_of(session: Session, customer_id: int) -> list[CustomerMerge]:
-    return list(
-        session.scalars(
-            select(CustomerMerge)
-            .where(or_(CustomerMerge.survivor_id == customer_id, CustomerMerge.merged_id == customer_id))
-            .order_by(CustomerMerge.id)
-        )
-    )
+    return list(session.scalars(_MERGES_OF, {"cid": customer_id}))
 
 
 def set_stats(session: Session, stats: list[dict[str, Any]]) -> None:
@@ -251,14 +269,7 @@ def remove_customer_tag(session: Session, customer_id: int, tag_id: int) -> int:
 
 
 def tags_of(session: Session, customer_id: int) -> list[str]:
-    return list(
-        session.scalars(
-            select(Tag.name)
-            .join(CustomerTag, CustomerTag.tag_id == Tag.id)
-            .where(CustomerTag.customer_id == customer_id)
-            .order_by(Tag.name)
-        )
-    )
+    return list(session.scalars(_TAGS_OF, {"cid": customer_id}))
 
 
 # -- reads ------------------------------------------------------------------------------------
@@ -269,11 +280,7 @@ def get(session: Session, customer_id: int) -> Customer | None:
 
 
 def identities_of(session: Session, customer_id: int) -> list[Identity]:
-    return list(
-        session.scalars(
-            select(Identity).where(Identity.customer_id == customer_id).order_by(Identity.kind, Identity.id)
-        )
-    )
+    return list(session.scalars(_IDENTITIES_OF, {"cid": customer_id}))
 
 
 def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -297,14 +304,7 @@ def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> list[str]
 
 
 def events_of(session: Session, customer_id: int, limit: int) -> list[TrackingEvent]:
-    return list(
-        session.scalars(
-            select(TrackingEvent)
-            .where(TrackingEvent.customer_id == customer_id)
-            .order_by(TrackingEvent.occurred_at.desc())
-            .limit(limit)
-        )
-    )
+    return list(session.scalars(_EVENTS_OF, {"cid": customer_id, "limit": limit}))
 
 
 @dataclass(frozen=True)
