@@ -57,26 +57,13 @@ def weak_identities_of(session: Session, customer_ids: Sequence[int]) -> set[tup
     return out
 
 
+PROFILE_FIELDS = (
+    "name", "gender", "birthday", "phone", "email", "country", "province", "city", "district", "address",
+    "signup_at", "source_shop_id",
+)  # fmt: skip
 CUSTOMER_COLUMNS = (
-    "name",
-    "gender",
-    "birthday",
-    "phone",
-    "email",
-    "country",
-    "province",
-    "city",
-    "district",
-    "address",
-    "signup_at",
-    "source_shop_id",
-    "custom",
-    "orders_count",
-    "spent_minor",
-    "profile_updated_at",
-    "created_at",
-    "updated_at",
-)
+    *PROFILE_FIELDS, "custom", "orders_count", "spent_minor", "profile_updated_at", "created_at", "updated_at",
+)  # fmt: skip
 FILLABLE = ("name", "phone", "email", "country", "province", "city", "district", "address", "source_shop_id")
 IDENTITY_COLUMNS = ("customer_id", "kind", "namespace", "value", "strong", "created_at")
 

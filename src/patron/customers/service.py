@@ -35,20 +35,7 @@ from patron.customers.schemas import (
 from patron.models import Customer, CustomerMerge, IdentityKind
 
 Key = repo.Key
-PROFILE_FIELDS = (
-    "name",
-    "gender",
-    "birthday",
-    "phone",
-    "email",
-    "country",
-    "province",
-    "city",
-    "district",
-    "address",
-    "signup_at",
-    "source_shop_id",
-)
+PROFILE_FIELDS = repo.PROFILE_FIELDS
 # When one claim reaches several profiles that must not merge, the key deciding the owner.
 KEY_PRIORITY = {
     IdentityKind.external_id: 0,
