@@ -62,7 +62,8 @@ PROFILE_FIELDS = (
     "signup_at", "source_shop_id",
 )  # fmt: skip
 CUSTOMER_COLUMNS = (
-    *PROFILE_FIELDS, "custom", "orders_count", "spent_minor", "profile_updated_at", "created_at", "updated_at",
+    *PROFILE_FIELDS, "custom", "orders_count", "spent_minor", "profile_updated_at", "created_at",
+    "updated_at",
 )  # fmt: skip
 FILLABLE = ("name", "phone", "email", "country", "province", "city", "district", "address", "source_shop_id")
 IDENTITY_COLUMNS = ("customer_id", "kind", "namespace", "value", "strong", "created_at")
