@@ -10,6 +10,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from patron.core.errors import PatronError
 
@@ -27,9 +28,13 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except PatronError as exc:
-            err_console.print(f"[bold red]error[/] [{exc.code}] {exc.message}", highlight=False)
+            err_console.print(
+                f"[bold red]error[/] {escape(f'[{exc.code}]')} {escape(exc.message)}", highlight=False
+            )
             if exc.data:
-                err_console.print(json.dumps(exc.data, ensure_ascii=False, default=str), highlight=False)
+                err_console.print(
+                    escape(json.dumps(exc.data, ensure_ascii=False, default=str)), highlight=False
+                )
             raise typer.Exit(2) from exc
 
     return wrapper
