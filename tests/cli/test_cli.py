@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import write_csv
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from conftest import write_csv
 from patron.cli.main import app
 from patron.core import settings as settings_module
 
