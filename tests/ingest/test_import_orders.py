@@ -8,7 +8,9 @@ import pytest
 from sqlalchemy import Engine
 
 from conftest import table_rows, write_csv
+from patron.core.db import session_scope
 from patron.core.errors import PatronError
+from patron.ingest import service as ingest_service
 from patron.ingest.tasks import ImportRequest, run_import
 
 HEADER = [
@@ -332,6 +334,9 @@ def test_reject_policy_is_all_or_nothing(engine: Engine, shops: object, tmp_path
     assert table_rows(engine, "SELECT COUNT(*) FROM orders") == [(0,)]
     assert table_rows(engine, "SELECT status FROM import_runs") == [("rejected",)]
     assert table_rows(engine, "SELECT COUNT(*) FROM quarantine_rows") == [(6,)]
+    with session_scope(engine) as ses:
+        rows, _ = ingest_service.quarantine_rows(ses, code="bad_datetime")
+        assert [(r.row_number, r.raw["order_id"]) for r in rows] == [(6, "B1")]  # the source row is kept
     s = imp(engine, write_csv(tmp_path / "good.csv", HEADER, good_rows()), policy="reject")
     assert (s.status, s.inserted) == ("completed", 4)
     assert table_rows(engine, "SELECT COUNT(*) FROM orders") == [(3,)]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, tuple_, update
+from sqlalchemy import bindparam, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from patron.core import bulk
@@ -137,11 +137,6 @@ def insert_lines(session: Session, rows: list[dict[str, Any]]) -> None:
 def update_lines(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
         session.execute(update(OrderLine), rows)
-
-
-def delete_lines(session: Session, line_ids: Sequence[int]) -> None:
-    for part in chunked(list(line_ids)):
-        session.execute(delete(OrderLine).where(OrderLine.id.in_(part)))
 
 
 def set_line_subtotals(session: Session, order_ids: Sequence[int]) -> None:

@@ -176,65 +176,8 @@ class LineInput:
 
 
 @dataclass
-class OrderInput:
-    external_id: str
-    status: str
-    raw_status: str | None
-    currency: str
-    placed_at: datetime
-    source_updated_at: datetime
-    customer_id: int | None = None
-    paid_at: datetime | None = None
-    shipped_at: datetime | None = None
-    delivered_at: datetime | None = None
-    subtotal_minor: int | None = None
-    discount_minor: int = 0
-    shipping_minor: int = 0
-    total_minor: int | None = None
-    coupon_code: str | None = None
-    province: str | None = None
-    city: str | None = None
-    district: str | None = None
-    address: str | None = None
-    carrier: str | None = None
-    tracking_no: str | None = None
-    lines: list[LineInput] = field(default_factory=list)
-
-    def header(self) -> dict[str, Any]:
-        subtotal = self.subtotal_minor
-        if subtotal is None:
-            subtotal = sum(line.total_minor for line in self.lines)
-        total = self.total_minor
-        if total is None:
-            total = subtotal - self.discount_minor + self.shipping_minor
-        return {
-            "customer_id": self.customer_id,
-            "status": self.status,
-            "raw_status": self.raw_status,
-            "currency": self.currency,
-            "subtotal_minor": subtotal,
-            "discount_minor": self.discount_minor,
-            "shipping_minor": self.shipping_minor,
-            "total_minor": total,
-            "coupon_code": self.coupon_code,
-            "placed_at": self.placed_at,
-            "paid_at": self.paid_at,
-            "shipped_at": self.shipped_at,
-            "delivered_at": self.delivered_at,
-            "province": self.province,
-            "city": self.city,
-            "district": self.district,
-            "address": self.address,
-            "carrier": self.carrier,
-            "tracking_no": self.tracking_no,
-            "source_updated_at": self.source_updated_at,
-        }
-
-
-@dataclass
 class UpsertResult:
     order_outcomes: list[str]
-    line_outcomes: list[list[str]]
     customer_ids: set[int]
 
 
@@ -264,84 +207,22 @@ def _line_sig(v: dict[str, Any]) -> str:
     )
 
 
-def upsert_orders(
-    session: Session,
-    shop: Shop,
-    orders: Sequence[OrderInput],
-    catalog: ProductCatalog,
-    *,
-    replace_lines: bool = True,
-) -> UpsertResult:
-    """Insert new orders, update those whose source is newer and whose content changed.
-
-    ``replace_lines``: the record carries the order's complete lines (lines missing from it are
-    deleted); otherwise lines are only added or updated (exports that send lines separately).
-    """
-    existing = repo.existing_orders(session, shop.id, [o.external_id for o in orders])
-    outcomes: list[str] = []
-    inserts: list[dict[str, Any]] = []
-    insert_orders: list[OrderInput] = []
-    updates: list[dict[str, Any]] = []
-    line_targets: list[tuple[int, OrderInput]] = []
-    customers: set[int] = set()
-    now = utcnow()
-    for o in orders:
-        header = o.header()
-        content = digest(
-            sorted((k, str(v)) for k, v in header.items() if k != "source_updated_at"),
-            [(ln.line_key, ln.sku, ln.quantity, ln.total_minor) for ln in o.lines],
-        )
-        if o.customer_id is not None:
-            customers.add(o.customer_id)
-        if o.external_id in existing:
-            oid, updated_at, old = existing[o.external_id]
-            if old == content or o.source_updated_at < updated_at:
-                outcomes.append(UNCHANGED)
-                line_targets.append((oid, o))
-                continue
-            updates.append({"id": oid, **header, "content_hash": content, "updated_at": now})
-            existing[o.external_id] = (oid, o.source_updated_at, content)
-            outcomes.append(UPDATED)
-            line_targets.append((oid, o))
-        else:
-            inserts.append(
-                {
-                    "shop_id": shop.id,
-                    "external_id": o.external_id,
-                    **header,
-                    "content_hash": content,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-            insert_orders.append(o)
-            outcomes.append(INSERTED)
-    # Old customers of updated orders need their totals refreshed too.
-    new_ids = repo.insert_orders(session, inserts)
-    for o, oid in zip(insert_orders, new_ids, strict=True):
-        existing[o.external_id] = (oid, o.source_updated_at, "")
-        line_targets.append((oid, o))
-    repo.update_orders(session, updates)
-    line_outcomes = upsert_lines(session, shop, line_targets, catalog, replace_lines)
-    by_order = {id(o): lo for (_, o), lo in zip(line_targets, line_outcomes, strict=True)}
-    return UpsertResult(outcomes, [by_order.get(id(o), []) for o in orders], customers)
-
-
 def upsert_lines(
     session: Session,
     shop: Shop,
-    targets: list[tuple[int, OrderInput]],
+    targets: Sequence[tuple[int, Sequence[LineInput]]],
     catalog: ProductCatalog,
-    replace: bool,
 ) -> list[list[str]]:
-    stored = repo.existing_lines(session, [oid for oid, o in targets if o.lines or replace])
+    """Add or update the lines of stored orders (exports that send lines separately, such as
+    Taobao's 宝贝报表); lines are never deleted. Returns an outcome per line."""
+    stored = repo.existing_lines(session, [oid for oid, lines in targets if lines])
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     seen: set[tuple[int, str]] = set()
     result: list[list[str]] = []
-    for oid, o in targets:
+    for oid, lines in targets:
         outs: list[str] = []
-        for line in o.lines:
+        for line in lines:
             values = _line_values(line, catalog.product_id(shop.code, line.sku))
             key = (oid, line.line_key)
             if key in seen:
@@ -359,10 +240,6 @@ def upsert_lines(
                 inserts.append({"order_id": oid, "line_key": line.line_key, **values})
                 outs.append(INSERTED)
         result.append(outs)
-    if replace:
-        wanted = {(oid, ln.line_key) for oid, o in targets for ln in o.lines}
-        stale = [lid for key, (lid, _) in stored.items() if key not in wanted]
-        repo.delete_lines(session, stale)
     repo.insert_lines(session, inserts)
     repo.update_lines(session, updates)
     return result
@@ -504,10 +381,6 @@ def refunds_of(session: Session, customer_id: int, limit: int = 50) -> list[Refu
     return repo.refunds_of(session, customer_id, limit)
 
 
-def shops_by_id(session: Session) -> dict[int, Shop]:
-    return {s.id: s for s in repo.shops(session)}
-
-
 def count_orders_of(session: Session, customer_id: int) -> int:
     return repo.count_orders_of(session, customer_id)
 
@@ -515,10 +388,11 @@ def count_orders_of(session: Session, customer_id: int) -> int:
 def upsert_order_records(
     session: Session, shop: Shop, records: Sequence[dict[str, Any]], catalog: ProductCatalog
 ) -> UpsertResult:
-    """Bulk form of :func:`upsert_orders` for parsed import chunks (dicts from
-    ``ingest.orders_frame``): orders are inserted, updated when their header changed and the
-    source is not older, and lines are added or updated but never deleted, so an order whose rows
-    are spread over a file (or over two exports) keeps every line.
+    """Upsert parsed import chunks (dicts from ``ingest.orders_frame``) in bulk.
+
+    Orders are inserted, or updated when their header changed and the source is not older;
+    lines are added or updated but never deleted, so an order whose rows are spread over a
+    file (or over two exports) keeps every line.
     """
     existing = repo.existing_orders(session, shop.id, [r["order_id"] for r in records])
     now = utcnow()
@@ -611,7 +485,7 @@ def upsert_order_records(
             UPDATED if o == UNCHANGED and r["order_id"] in changed_orders and r["order_id"] in existing else o
             for r, o in zip(records, outcomes, strict=True)
         ]
-    return UpsertResult(outcomes, [], {r["customer_id"] for r in records if r["customer_id"] is not None})
+    return UpsertResult(outcomes, {r["customer_id"] for r in records if r["customer_id"] is not None})
 
 
 def shop_codes(session: Session) -> dict[int, str]:

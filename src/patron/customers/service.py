@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -410,12 +410,6 @@ def add_tag(session: Session, customer_id: int, name: str, *, actor: str) -> Non
 def remove_tag(session: Session, customer_id: int, name: str) -> bool:
     ids = repo.tag_ids(session, [name])
     return repo.remove_customer_tag(session, customer_id, ids[name]) > 0
-
-
-def age(birthday: date | None, today: date) -> int | None:
-    if birthday is None:
-        return None
-    return today.year - birthday.year - ((today.month, today.day) < (birthday.month, birthday.day))
 
 
 # -- search and the 360 view ------------------------------------------------------------------

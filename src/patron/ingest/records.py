@@ -545,67 +545,6 @@ def _groups(items: Sequence[Parsed]) -> list[list[Parsed]]:
     return groups
 
 
-def _row_outcome(order_outcome: str, line_outcome: str | None) -> str:
-    if order_outcome == commerce.INSERTED:
-        return commerce.INSERTED
-    if order_outcome == commerce.UPDATED or line_outcome in (commerce.INSERTED, commerce.UPDATED):
-        return commerce.UPDATED
-    return commerce.UNCHANGED
-
-
-def apply_orders(session: Session, items: Sequence[Parsed], ctx: Context) -> list[Outcome]:
-    assert ctx.catalog is not None
-    groups = _groups(items)
-    claims = []
-    for g in groups:
-        claim = customers.Claim()
-        for p in g:
-            c: customers.Claim = p.data["claim"]
-            claim.strong += [k for k in c.strong if k not in claim.strong]
-            claim.weak += [k for k in c.weak if k not in claim.weak]
-            for k, v in c.profile.items():
-                if v is not None and claim.profile.get(k) is None:
-                    claim.profile[k] = v
-        claims.append(claim)
-    # A claim with only weak keys (a masked phone) cannot find its person again: an order
-    # imported before keeps its customer instead of getting a new profile on every re-import.
-    keys = [(g[0].data["shop"].id, g[0].data["order_id"]) for g in groups]
-    known = commerce.find_orders(session, [k for k, c in zip(keys, claims, strict=True) if not c.strong])
-    kept = {i: known[k][1] for i, k in enumerate(keys) if k in known}
-    fresh = [i for i in range(len(groups)) if kept.get(i) is None]
-    resolved = customers.resolve(session, [claims[i] for i in fresh], actor=ctx.actor)
-    owners = dict(kept) | dict(zip(fresh, resolved.customer_ids, strict=True))
-    by_shop: dict[int, list[tuple[list[Parsed], commerce.OrderInput]]] = {}
-    for i, g in enumerate(groups):
-        cid = owners[i]
-        first = g[0].data
-        lines = [p.data["line"] for p in g if p.data["line"] is not None]
-        order = commerce.OrderInput(
-            external_id=first["order_id"], customer_id=cid, lines=lines, **first["header"]
-        )
-        by_shop.setdefault(first["shop"].id, []).append((g, order))
-    outcomes: dict[int, str] = {}
-    for shop_pairs in by_shop.values():
-        shop = shop_pairs[0][0][0].data["shop"]
-        # A record without lines (Taobao's 订单报表; lines come from 宝贝报表) must keep the
-        # stored lines: only records that carry lines replace them.
-        for replace in (True, False):
-            pairs = [(g, o) for g, o in shop_pairs if bool(o.lines) == replace]
-            if not pairs:
-                continue
-            result = commerce.upsert_orders(
-                session, shop, [o for _, o in pairs], ctx.catalog, replace_lines=replace
-            )
-            ctx.touched_customers |= result.customer_ids
-            outs = zip(pairs, result.order_outcomes, result.line_outcomes, strict=True)
-            for (g, _), oo, los in outs:
-                line_iter = iter(los)
-                for p in g:
-                    lo = next(line_iter, None) if p.data["line"] is not None else None
-                    outcomes[p.row] = _row_outcome(oo, lo)
-    return [outcomes[p.row] for p in items]
-
-
 def apply_items(session: Session, items: Sequence[Parsed], ctx: Context) -> list[Outcome]:
     assert ctx.catalog is not None
     groups = _groups(items)
@@ -627,22 +566,8 @@ def apply_items(session: Session, items: Sequence[Parsed], ctx: Context) -> list
         by_shop.setdefault(g[0].data["shop"].id, []).append((g, hit[0]))
     for pairs in by_shop.values():
         shop = pairs[0][0][0].data["shop"]
-        targets = [
-            (
-                oid,
-                commerce.OrderInput(
-                    external_id="",
-                    status="",
-                    raw_status=None,
-                    currency="",
-                    placed_at=EPOCH,
-                    source_updated_at=EPOCH,
-                    lines=[p.data["line"] for p in g],
-                ),
-            )
-            for g, oid in pairs
-        ]
-        results = commerce.upsert_lines(session, shop, targets, ctx.catalog, replace=False)
+        targets = [(oid, [p.data["line"] for p in g]) for g, oid in pairs]
+        results = commerce.upsert_lines(session, shop, targets, ctx.catalog)
         for (g, _), los in zip(pairs, results, strict=True):
             for p, lo in zip(g, los, strict=True):
                 outcomes[p.row] = lo
@@ -718,7 +643,6 @@ def apply_events(session: Session, items: Sequence[Parsed], ctx: Context) -> lis
 
 
 APPLIERS: dict[str, Callable[[Session, Sequence[Parsed], Context], list[Outcome]]] = {
-    "orders": apply_orders,
     "order_items": apply_items,
     "customers": apply_customers,
     "products": apply_products,

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -262,18 +261,6 @@ def quarantine_rows(
     limit: int = 50,
 ) -> tuple[list[QuarantineRow], int]:
     return repo.quarantine_of(session, run_id, code, status, offset, limit)
-
-
-def dismiss_quarantine(session: Session, ids: Sequence[int]) -> int:
-    rows = repo.quarantine_rows_of(session, ids)
-    for row in rows:
-        row.status = "dismissed"
-    session.flush()
-    return len(rows)
-
-
-def count_codes(errors: Sequence[RowError]) -> dict[str, int]:
-    return dict(Counter(e.code for e in errors))
 
 
 def shops_by_code(session: Session) -> dict[str, Any]:

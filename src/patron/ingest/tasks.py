@@ -159,7 +159,7 @@ def run_import(
         if single:
             session = factory()
             try:
-                errors = _stream(
+                errors, bad_raws = _stream(
                     src,
                     rename,
                     req,
@@ -180,10 +180,10 @@ def run_import(
                 elif errors:
                     summary.status = "rejected"
                     summary.inserted = summary.updated = summary.unchanged = 0
-                    _record_single(factory, req, summary, sha, shop, errors)
+                    _record_single(factory, req, summary, sha, shop, errors, bad_raws)
                 else:
                     summary.status = "completed"
-                    _record_single(factory, req, summary, sha, shop, [], session)
+                    _record_single(factory, req, summary, sha, shop, [], {}, session)
                     session.commit()
             finally:
                 session.close()
@@ -233,6 +233,7 @@ def _record_single(
     sha: str,
     shop: Any,
     errors: list[RowError],
+    raws: dict[int, dict[str, Any]],
     session: Session | None = None,
 ) -> None:
     """Write the run record of a single-transaction import (with its quarantine when rejected)."""
@@ -241,7 +242,7 @@ def _record_single(
     try:
         run = service.start_run(s, summary, sha, shop.code if shop else None, req.actor)
         summary.run_id = run.id
-        service.quarantine(s, run.id, errors, {e.row: _raw for e, _raw in getattr(summary, "_raws", [])})
+        service.quarantine(s, run.id, errors, raws)
         service.finish_run(s, run.id, summary)
         if own:
             s.commit()
@@ -264,13 +265,14 @@ def _stream(
     started: float,
     *,
     single: bool,
-) -> list[RowError]:
-    """Read, parse and apply every row; returns the errors (all of them under ``single``)."""
+) -> tuple[list[RowError], dict[int, dict[str, Any]]]:
+    """Read, parse and apply every row. Under ``single`` returns every error and the source rows
+    they came from (the caller writes the quarantine after its transaction ends)."""
     pending: list[tuple[int, RowError]] = []
     raws: dict[int, dict[str, Any]] = {}
     chunks = [0]
     all_errors: list[RowError] = []
-    all_raws: list[tuple[RowError, dict[str, Any]]] = []
+    bad_raws: dict[int, dict[str, Any]] = {}
 
     def flush(ready: list[Row], checkpoint: int) -> None:
         nonlocal pending
@@ -294,7 +296,7 @@ def _stream(
                 summary.quarantined_by_code[code] = summary.quarantined_by_code.get(code, 0) + 1
             if single:
                 all_errors.extend(errors)
-                all_raws.extend((e, raws.get(e.row, {})) for e in errors)
+                bad_raws.update((e.row, raws.get(e.row, {})) for e in errors)
             else:
                 service.quarantine(s, summary.run_id or 0, errors, raws)
                 service.save_progress(s, summary.run_id or 0, summary, checkpoint, src.fraction_done())
@@ -344,5 +346,4 @@ def _stream(
             }
             for e in all_errors[:MAX_ERRORS_IN_SUMMARY]
         ]
-        summary._raws = all_raws  # type: ignore[attr-defined]
-    return all_errors
+    return all_errors, bad_raws

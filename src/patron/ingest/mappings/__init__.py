@@ -134,7 +134,6 @@ class Mapping:
     columns: dict[str, str]
     label: str = ""
     platform: str | None = None
-    encoding_hint: str | None = None
     status_map: dict[str, str] = field(default_factory=dict)
     refund_type_map: dict[str, str] = field(default_factory=dict)
     refund_status_map: dict[str, str] = field(default_factory=dict)

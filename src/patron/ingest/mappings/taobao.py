@@ -32,7 +32,6 @@ ORDERS = Mapping(
     kind="orders",
     label="Taobao/Tmall 订单报表",
     platform="taobao",
-    encoding_hint="gb18030",
     columns={
         "order_id": "订单编号",
         "buyer_nick": "买家会员名",
@@ -74,7 +73,6 @@ ITEMS = Mapping(
     kind="order_items",
     label="Taobao/Tmall 宝贝报表",
     platform="taobao",
-    encoding_hint="gb18030",
     columns={
         "order_id": "订单编号",
         "title": "标题",
@@ -93,7 +91,6 @@ REFUNDS = Mapping(
     kind="refunds",
     label="Taobao/Tmall 退款报表",
     platform="taobao",
-    encoding_hint="gb18030",
     columns={
         "order_id": "订单编号",
         "refund_id": "退款编号",
