@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+import polars as pl
 from sqlalchemy import bindparam, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
@@ -354,3 +355,26 @@ def bulk_update_lines(session: Session, rows: Sequence[Sequence[Any]]) -> None:
 
 def shop_codes(session: Session) -> dict[int, str]:
     return {r[0]: r[1] for r in session.execute(_SHOP_CODES)}
+
+
+# -- frames (the columnar import path) --------------------------------------------------------
+
+
+def stored_order_ids(session: Session, keys: pl.DataFrame) -> pl.DataFrame:
+    """(shop_id, order_id, id) of the orders among ``keys`` (shop_id, order_id) already stored."""
+    with bulk.staged(session, keys.select("shop_id", "order_id")) as t:
+        return bulk.read_frame(
+            session,
+            f'SELECT o.shop_id, o.external_id, o.id FROM orders o JOIN "{t}" k '  # noqa: S608 - generated table name, no input
+            "ON o.external_id = k.order_id AND o.shop_id = k.shop_id",
+            {"shop_id": pl.Int64, "order_id": pl.Utf8, "id": pl.Int64},
+        )
+
+
+def insert_orders_frame(session: Session, frame: pl.DataFrame) -> pl.Series:
+    """Columns as ORDER_COLUMNS; returns the new ids in row order."""
+    return bulk.insert_frame_returning_ids(session, Order.__table__, frame)  # type: ignore[arg-type]
+
+
+def insert_lines_frame(session: Session, frame: pl.DataFrame) -> None:
+    bulk.insert_frame(session, OrderLine.__table__, frame)  # type: ignore[arg-type]

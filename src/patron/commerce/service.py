@@ -14,6 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import polars as pl
 from sqlalchemy.orm import Session
 
 from patron.commerce import repository as repo
@@ -23,6 +24,8 @@ from patron.core.time import utcnow, zone
 from patron.models import Order, OrderLine, Platform, Refund, Shop
 
 INSERTED, UPDATED, UNCHANGED = "inserted", "updated", "unchanged"
+# Orders that do not count towards a customer's orders and spend.
+NOT_COUNTED = repo.CANCELLED
 
 
 class ShopNotFound(NotFound):
@@ -486,6 +489,80 @@ def upsert_order_records(
             for r, o in zip(records, outcomes, strict=True)
         ]
     return UpsertResult(outcomes, {r["customer_id"] for r in records if r["customer_id"] is not None})
+
+
+def stored_order_ids(session: Session, keys: pl.DataFrame) -> pl.DataFrame:
+    """(shop_id, order_id, id) of the orders among ``keys`` that are already stored."""
+    return repo.stored_order_ids(session, keys)
+
+
+def insert_new_orders(session: Session, orders: pl.DataFrame, catalog: ProductCatalog) -> None:
+    """Write orders known to be new, with their lines, set-wise (the bulk of a first import).
+
+    ``orders`` is one row per order as :func:`upsert_order_records` takes them, with
+    ``content_hash`` and ``customer_id`` set and ``lines`` a list of line structs. Subtotal and
+    total default as there: the sum of the lines, and subtotal - discount + shipping.
+    """
+    if orders.is_empty():
+        return
+    now = pl.lit(utcnow(), dtype=pl.Datetime("us", "UTC"))
+    line_sum = pl.col("lines").list.eval(pl.element().struct.field("line_total").fill_null(0)).list.sum()
+    subtotal = pl.coalesce("subtotal", line_sum)
+    frame = orders.select(
+        "shop_id",
+        external_id="order_id",
+        customer_id="customer_id",
+        status="status",
+        raw_status="raw_status",
+        currency="currency",
+        subtotal_minor=subtotal,
+        discount_minor="discount",
+        shipping_minor="shipping",
+        total_minor=pl.coalesce("order_total", subtotal - pl.col("discount") + pl.col("shipping")),
+        coupon_code="coupon_code",
+        **{c: pl.col(c) for c in ("placed_at", "paid_at", "shipped_at", "delivered_at")},
+        **{c: pl.col(c) for c in ("province", "city", "district", "address", "carrier", "tracking_no")},
+        source_updated_at="updated_at",
+        content_hash="content_hash",
+        created_at=now,
+        updated_at=now,
+    )
+    ids = repo.insert_orders_frame(session, frame)
+    lines = (
+        orders.select("shop_id", "lines", order_id=ids)
+        .explode("lines", empty_as_null=False)
+        .filter(pl.col("lines").is_not_null())
+        .unnest("lines")
+        .unique(["order_id", "line_id"], keep="first", maintain_order=True)
+    )
+    if lines.is_empty():
+        return
+    codes = repo.shop_codes(session)
+    products = (
+        lines.select("shop_id", "sku")
+        .unique()
+        .with_columns(
+            pl.struct("shop_id", "sku")
+            .map_elements(lambda k: catalog.product_id(codes[k["shop_id"]], k["sku"]), return_dtype=pl.Int64)
+            .alias("product_id")
+        )
+    )
+    repo.insert_lines_frame(
+        session,
+        lines.join(
+            products, on=["shop_id", "sku"], how="left", nulls_equal=True, maintain_order="left"
+        ).select(
+            "order_id",
+            line_key="line_id",
+            product_id="product_id",
+            sku="sku",
+            title="title",
+            quantity="quantity",
+            unit_price_minor="unit_price",
+            discount_minor="line_discount",
+            total_minor="line_total",
+        ),
+    )
 
 
 def shop_codes(session: Session) -> dict[int, str]:

@@ -9,10 +9,12 @@ stores them (SQLite keeps UTC timestamps as naive ``YYYY-MM-DD HH:MM:SS.ffffff``
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
+import polars as pl
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
@@ -132,3 +134,93 @@ def insert_returning_ids(
     insert_rows(session, table, columns, rows)
     last = int(conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
     return list(range(last - len(rows) + 1, last + 1))
+
+
+# -- frames -----------------------------------------------------------------------------------
+# The columnar import path keeps rows in Polars frames from the file to the database: values are
+# converted per column, never per cell in Python, and PostgreSQL receives them as CSV for COPY.
+
+_SQL_TYPES = {pl.Int64: "BIGINT", pl.Int32: "BIGINT", pl.Utf8: "TEXT", pl.Boolean: "BOOLEAN"}
+
+
+def _sqlite_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """Times as SQLAlchemy stores them in SQLite: naive UTC text with microseconds."""
+    return frame.with_columns(
+        pl.col(c).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S%.6f")
+        if frame.schema[c].time_zone  # type: ignore[attr-defined]
+        else pl.col(c).dt.strftime("%Y-%m-%d %H:%M:%S%.6f")
+        for c, t in frame.schema.items()
+        if isinstance(t, pl.Datetime)
+    )
+
+
+def _copy_frame(session: Session, table: str, frame: pl.DataFrame) -> None:
+    driver = session.connection().connection.driver_connection
+    cols = ", ".join(f'"{c}"' for c in frame.columns)
+    data = frame.with_columns(
+        pl.col(c).dt.convert_time_zone("UTC") for c, t in frame.schema.items() if isinstance(t, pl.Datetime)
+    ).write_csv(include_header=False, datetime_format="%Y-%m-%d %H:%M:%S%.6f+00", null_value="")
+    with driver.cursor() as cur, cur.copy(f'COPY "{table}" ({cols}) FROM STDIN (FORMAT csv)') as copy:  # type: ignore[union-attr]
+        copy.write(data.encode())
+
+
+def insert_frame(session: Session, table: Table | str, frame: pl.DataFrame) -> None:
+    """Insert every row of ``frame`` (columns named as the table's) with COPY or executemany.
+    Empty strings must already be null: PostgreSQL's CSV reads an empty field as NULL."""
+    if frame.is_empty():
+        return
+    name = table if isinstance(table, str) else table.name
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        _copy_frame(session, name, frame)
+        return
+    cols = ", ".join(f'"{c}"' for c in frame.columns)
+    marks = ", ".join("?" for _ in frame.columns)
+    conn.exec_driver_sql(f'INSERT INTO "{name}" ({cols}) VALUES ({marks})', _sqlite_frame(frame).rows())
+
+
+def insert_frame_returning_ids(session: Session, table: Table, frame: pl.DataFrame) -> pl.Series:
+    """:func:`insert_returning_ids` for a frame: the new ids in row order."""
+    if frame.is_empty():
+        return pl.Series("id", [], dtype=pl.Int64)
+    conn = session.connection()
+    n = frame.height
+    if conn.dialect.name == "postgresql":
+        seq = f"{table.name}_id_seq"
+        ids = pl.Series(
+            "id",
+            [r[0] for r in conn.exec_driver_sql(f"SELECT nextval('{seq}') FROM generate_series(1, {n})")],
+            dtype=pl.Int64,
+        )
+        insert_frame(session, table, frame.insert_column(0, ids))
+        return ids
+    insert_frame(session, table, frame)
+    last = int(conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
+    return pl.Series("id", range(last - n + 1, last + 1), dtype=pl.Int64)
+
+
+@contextmanager
+def staged(session: Session, frame: pl.DataFrame) -> Iterator[str]:
+    """A temporary table holding ``frame``, for joining a batch of keys against a big table in
+    one statement instead of thousands of ``IN`` lists. Dropped on exit."""
+    global _staged_seq
+    _staged_seq += 1
+    name = f"patron_stage_{_staged_seq}"
+    conn = session.connection()
+    cols = ", ".join(f'"{c}" {_SQL_TYPES[t.base_type()]}' for c, t in frame.schema.items())  # type: ignore[index]
+    conn.exec_driver_sql(f'CREATE TEMPORARY TABLE "{name}" ({cols})')
+    try:
+        insert_frame(session, name, frame)
+        conn.exec_driver_sql(f'ANALYZE "{name}"') if conn.dialect.name == "postgresql" else None
+        yield name
+    finally:
+        conn.exec_driver_sql(f'DROP TABLE "{name}"')
+
+
+_staged_seq = 0
+
+
+def read_frame(session: Session, sql: str, schema: dict[str, Any]) -> pl.DataFrame:
+    """The rows of a raw SQL query as a frame with ``schema`` (names and types in select order)."""
+    rows = session.connection().exec_driver_sql(sql).fetchall()
+    return pl.DataFrame(rows, schema=schema, orient="row")

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, insert, or_, select, union, update
+import polars as pl
+from sqlalchemy import Select, bindparam, delete, func, insert, or_, select, text, union, update
 from sqlalchemy.orm import Session
 
 from patron.core import bulk
@@ -355,3 +356,64 @@ def search(session: Session, f: SearchFilter, offset: int, limit: int) -> tuple[
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = list(session.scalars(query.order_by(Customer.id.desc()).offset(offset).limit(limit)))
     return rows, int(total)
+
+
+# -- frames (the columnar import path) --------------------------------------------------------
+
+
+def strong_owners(session: Session, keys: pl.DataFrame) -> pl.DataFrame:
+    """(kind, namespace, value, customer_id) of the strong identities among ``keys``."""
+    if keys.is_empty():
+        return keys.with_columns(pl.lit(None, dtype=pl.Int64).alias("customer_id")).clear()
+    with bulk.staged(session, keys.select("kind", "namespace", "value")) as t:
+        return bulk.read_frame(
+            session,
+            f"SELECT i.kind, i.namespace, i.value, i.customer_id FROM identities i "  # noqa: S608 - generated table name, no input
+            f'JOIN "{t}" k ON i.value = k.value AND i.kind = k.kind AND i.namespace = k.namespace '
+            "WHERE i.strong",
+            {"kind": pl.Utf8, "namespace": pl.Utf8, "value": pl.Utf8, "customer_id": pl.Int64},
+        )
+
+
+def fillable_of(session: Session, ids: pl.Series) -> pl.DataFrame:
+    """The fields an order may fill (when blank) of these customers."""
+    schema: dict[str, Any] = {"id": pl.Int64, **dict.fromkeys(FILLABLE, pl.Utf8), "source_shop_id": pl.Int64}
+    with bulk.staged(session, ids.alias("id").to_frame()) as t:
+        cols = ", ".join(f'c."{c}"' for c in schema)
+        return bulk.read_frame(session, f'SELECT {cols} FROM customers c JOIN "{t}" k ON c.id = k.id', schema)  # noqa: S608
+
+
+def insert_customers_frame(session: Session, frame: pl.DataFrame) -> pl.Series:
+    return bulk.insert_frame_returning_ids(session, Customer.__table__, frame)  # type: ignore[arg-type]
+
+
+def insert_identities_frame(session: Session, frame: pl.DataFrame) -> None:
+    bulk.insert_frame(session, Identity.__table__, frame)  # type: ignore[arg-type]
+
+
+def recount_orders(
+    session: Session, ids: Sequence[int], currency: str, not_counted: Sequence[str]
+) -> list[int]:
+    """Set orders_count, spent_minor and last_order_at of these customers from their orders in
+    one statement (orders whose status is in ``not_counted`` left out). Spend is summed as if
+    every order were in ``currency``: returns the customers that have orders in another one, for
+    the caller to recompute with FX rates."""
+    statuses = ", ".join(f"'{s}'" for s in not_counted)
+    conn = session.connection()
+    with bulk.staged(session, pl.Series("id", ids, dtype=pl.Int64).to_frame()) as t:
+        conn.execute(
+            text(
+                "UPDATE customers SET orders_count = s.n, spent_minor = s.total, last_order_at = s.last "  # noqa: S608
+                "FROM (SELECT k.id AS cid, count(o.id) AS n, coalesce(sum(o.total_minor), 0) AS total, "
+                f'max(o.placed_at) AS last FROM "{t}" k LEFT JOIN orders o ON o.customer_id = k.id '
+                f"AND o.status NOT IN ({statuses}) GROUP BY k.id) AS s WHERE customers.id = s.cid"
+            )
+        )
+        rows = conn.execute(
+            text(
+                f'SELECT DISTINCT o.customer_id FROM orders o JOIN "{t}" k ON o.customer_id = k.id '  # noqa: S608
+                f"WHERE o.currency <> :currency AND o.status NOT IN ({statuses})"
+            ),
+            {"currency": currency},
+        )
+        return sorted(r[0] for r in rows)

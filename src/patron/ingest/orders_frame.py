@@ -176,6 +176,11 @@ def _status_table(ctx: Context) -> dict[str, str]:
     return {**{k.lower(): v for k, v in table.items()}, **table}
 
 
+_FIELDS = sorted(
+    set(TEXT_LIMITS) | set(TIMES) | set(MONEY) | {"currency", "quantity", "item_count", "phone", "email"}
+)
+
+
 def parse_chunk(
     rows: Sequence[tuple[int, dict[str, Any]]], ctx: Context, shop: Shop | None
 ) -> tuple[pl.DataFrame, list[RowError]]:
@@ -186,14 +191,31 @@ def parse_chunk(
     """
     if shop is None or not rows or any("shop" in r for _, r in rows[:1]):
         return _slow(rows, ctx)
-    exp = CURRENCY_EXPONENTS[shop.currency]
-    fields = sorted(
-        set(TEXT_LIMITS) | set(TIMES) | set(MONEY) | {"currency", "quantity", "item_count", "phone", "email"}
-    )
-    frame, odd = _text_columns([r for _, r in rows], fields)
-    frame = frame.with_columns([_clean(f).alias(f) for f in fields]).with_columns(
+    frame, odd = _text_columns([r for _, r in rows], _FIELDS)
+    frame = frame.with_columns(
         pl.Series("n", [n for n, _ in rows], dtype=pl.Int64), pl.Series("odd", odd, dtype=pl.Boolean)
     )
+    return parse_frame(frame, ctx, shop, rows=dict(rows))
+
+
+def parse_frame(
+    frame: pl.DataFrame,
+    ctx: Context,
+    shop: Shop | None,
+    rows: dict[int, dict[str, Any]] | None = None,
+) -> tuple[pl.DataFrame, list[RowError]]:
+    """Parse a frame of canonical text columns with the row number in ``n`` (and optionally
+    ``odd``: rows to hand to the exact parser). ``rows`` are the source rows by number, for the
+    exact parser; without them they are taken from the frame."""
+    if shop is None or "shop" in frame.columns:
+        return _slow(_frame_rows(frame, set(frame["n"].to_list()), rows), ctx)
+    exp = CURRENCY_EXPONENTS[shop.currency]
+    missing = [f for f in (*_FIELDS, "odd") if f not in frame.columns]
+    raw = frame
+    frame = frame.with_columns(
+        *(pl.lit(None, dtype=pl.Utf8).alias(f) for f in missing if f != "odd"),
+        *([pl.lit(False).alias("odd")] if "odd" in missing else []),
+    ).with_columns([_clean(f).alias(f) for f in _FIELDS])
     checks: list[pl.Expr] = [~pl.col("odd")]
     out: list[pl.Expr] = [pl.col("n"), pl.lit(shop.id, dtype=pl.Int64).alias("shop_id"), pl.col("order_id")]
     for f, limit in TEXT_LIMITS.items():
@@ -274,8 +296,18 @@ def parse_chunk(
     )
     fast = parsed.filter(pl.col("_fast")).drop("_fast")
     slow_n = set(parsed.filter(~pl.col("_fast"))["n"].to_list())
-    slow_frame, errors = _slow([(n, r) for n, r in rows if n in slow_n], ctx)
+    slow_frame, errors = _slow(_frame_rows(raw, slow_n, rows), ctx)
     return _finish(pl.concat([fast, slow_frame], how="diagonal_relaxed").sort("n")), errors
+
+
+def _frame_rows(
+    frame: pl.DataFrame, numbers: set[int], rows: dict[int, dict[str, Any]] | None
+) -> list[tuple[int, dict[str, Any]]]:
+    """The source rows with these numbers, for the exact parser."""
+    if rows is not None:
+        return [(n, rows[n]) for n in sorted(numbers)]
+    picked = frame.filter(pl.col("n").is_in(list(numbers))).drop("odd", strict=False)
+    return [(r.pop("n"), {k: v for k, v in r.items() if v is not None}) for r in picked.iter_rows(named=True)]
 
 
 def _slow(rows: Sequence[tuple[int, dict[str, Any]]], ctx: Context) -> tuple[pl.DataFrame, list[RowError]]:
@@ -395,13 +427,29 @@ HEADER = (
 IDENTITY = ("ext_id", "buyer_nick", "phone", "masked_phone", "email", "customer_name", "country")
 
 
-def _digest(values: tuple[Any, ...]) -> str:
-    return hashlib.md5(repr(values).encode(), usedforsecurity=False).hexdigest()
+def _header_text() -> pl.Expr:
+    """The order header as one string; with the customer it makes the content hash that tells
+    an unchanged re-imported order from a changed one."""
+    return pl.concat_str([pl.col(c).cast(pl.Utf8).fill_null("\x00") for c in HEADER], separator="\x1f").alias(
+        "_header"
+    )
+
+
+def _digests(headers: pl.Series, customer_ids: pl.Series) -> pl.Series:
+    return pl.Series(
+        "content_hash",
+        [
+            hashlib.md5(f"{h}\x1f{c}".encode(), usedforsecurity=False).hexdigest()
+            for h, c in zip(headers, customer_ids, strict=True)
+        ],
+        dtype=pl.Utf8,
+    )
 
 
 def apply(session: Session, frame: pl.DataFrame, ctx: Context) -> dict[int, str]:
-    """Write a parsed chunk: customers resolved per order, orders and lines upserted in bulk.
-    Returns the outcome of every row (inserted / updated / unchanged)."""
+    """Write a parsed chunk: customers resolved per order, orders and lines written in bulk.
+    Orders not stored yet (all of a first import) take the set-wise path; orders already stored
+    the upsert with its newer-wins rules. Returns the outcome of every row."""
     if frame.is_empty():
         return {}
     orders = frame.group_by(["shop_id", "order_id"], maintain_order=True).agg(
@@ -414,6 +462,54 @@ def apply(session: Session, frame: pl.DataFrame, ctx: Context) -> dict[int, str]
         .filter(pl.col("has_line"))
         .alias("lines"),
     )
+    orders = orders.with_columns(_header_text())
+    stored = commerce.stored_order_ids(session, orders.select("shop_id", "order_id"))
+    outcomes: dict[int, str] = {}
+    if not stored.is_empty():
+        old = orders.join(stored, on=["shop_id", "order_id"], how="semi", maintain_order="left")
+        orders = orders.join(stored, on=["shop_id", "order_id"], how="anti", maintain_order="left")
+        outcomes |= _upsert(session, old, ctx)
+    if not orders.is_empty():
+        outcomes |= _insert(session, orders, ctx)
+    return outcomes
+
+
+def _insert(session: Session, orders: pl.DataFrame, ctx: Context) -> dict[int, str]:
+    shops = pl.DataFrame(
+        [(s.id, s.code, ctx.mapping.platform or s.platform) for s in ctx.shops.values()],
+        schema={"shop_id": pl.Int64, "code": pl.Utf8, "platform": pl.Utf8},
+        orient="row",
+    )
+    claims = orders.with_row_index("i").join(shops, on="shop_id", how="left", maintain_order="left")
+
+    def keys(value: str, kind: IdentityKind, namespace: pl.Expr) -> pl.DataFrame:
+        return claims.filter(pl.col(value).is_not_null()).select(
+            "i", kind=pl.lit(kind.value), namespace=namespace, value=value
+        )
+
+    strong = pl.concat(
+        [
+            keys("ext_id", IdentityKind.external_id, pl.col("code")),
+            keys("buyer_nick", IdentityKind.buyer_nick, pl.col("platform")),
+            keys("phone", IdentityKind.phone, pl.lit("")),
+            keys("email", IdentityKind.email, pl.lit("")),
+        ]
+    )
+    weak = keys("masked_phone", IdentityKind.masked_phone, pl.lit(""))
+    profiles = claims.select(
+        "i",
+        *(c for c in customers.ORDER_PROFILE if c not in ("name", "source_shop_id")),
+        name="customer_name",
+        source_shop_id="shop_id",
+    )
+    ids = customers.resolve_frame(session, orders.height, strong, weak, profiles, actor=ctx.actor)
+    orders = orders.with_columns(ids, _digests(orders["_header"], ids))
+    commerce.insert_new_orders(session, orders, ctx.catalog)
+    ctx.touched_customers.update(ids.drop_nulls().to_list())
+    return dict.fromkeys(orders["n"].explode().to_list(), commerce.INSERTED)
+
+
+def _upsert(session: Session, orders: pl.DataFrame, ctx: Context) -> dict[int, str]:
     shops = {s.id: s for s in ctx.shops.values()}
     claims: list[customers.Claim] = []
     keys: list[tuple[int, str]] = []
@@ -460,8 +556,8 @@ def apply(session: Session, frame: pl.DataFrame, ctx: Context) -> dict[int, str]
     outcomes: dict[int, str] = {}
     for (shop_id,), part in orders.partition_by("shop_id", as_dict=True, maintain_order=True).items():
         records = part.to_dicts()
-        for r in records:
-            r["content_hash"] = _digest((tuple(r[c] for c in HEADER), r["customer_id"]))
+        for r, digest in zip(records, _digests(part["_header"], part["customer_id"]), strict=True):
+            r["content_hash"] = digest
         result = commerce.upsert_order_records(session, shops[int(shop_id)], records, ctx.catalog)  # type: ignore[arg-type]
         ctx.touched_customers |= result.customer_ids
         for r, outcome in zip(records, result.order_outcomes, strict=True):

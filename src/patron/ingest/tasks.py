@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -26,7 +27,7 @@ from patron.core.errors import InvalidInput
 from patron.core.parsing import clean_cell
 from patron.core.settings import Settings, get_settings
 from patron.customers import service as customers
-from patron.ingest import orders_frame, readers, service
+from patron.ingest import mappings, orders_frame, readers, service
 from patron.ingest.records import GROUPED, Context, Parsed, RowError, apply, parse
 from patron.ingest.service import Summary
 
@@ -159,20 +160,8 @@ def run_import(
         if single:
             session = factory()
             try:
-                errors, bad_raws = _stream(
-                    src,
-                    rename,
-                    req,
-                    ctx,
-                    summary,
-                    session,
-                    None,
-                    0,
-                    settings.import_chunk_rows,
-                    progress,
-                    started,
-                    single=True,
-                )
+                chunks = _Chunks(summary, ctx, src, session, None, progress, single=True)
+                errors, bad_raws = _stream(src, rename, req, ctx, chunks, 0, settings.import_chunk_rows)
                 if req.dry_run or errors:
                     session.rollback()
                 if req.dry_run:
@@ -199,20 +188,8 @@ def run_import(
             if on_started is not None:
                 on_started(run_id)
             try:
-                _stream(
-                    src,
-                    rename,
-                    req,
-                    ctx,
-                    summary,
-                    None,
-                    factory,
-                    skip,
-                    settings.import_chunk_rows,
-                    progress,
-                    started,
-                    single=False,
-                )
+                chunks = _Chunks(summary, ctx, src, None, factory, progress, single=False)
+                _stream(src, rename, req, ctx, chunks, skip, settings.import_chunk_rows)
             except Exception as exc:
                 summary.status = "failed"
                 with session_scope(engine) as s:
@@ -251,74 +228,119 @@ def _record_single(
             s.close()
 
 
-def _stream(
-    src: readers.RowSource,
-    rename: Callable[[dict[str, Any]], dict[str, Any]],
-    req: ImportRequest,
-    ctx: Context,
-    summary: Summary,
-    session: Session | None,
-    factory: Callable[[], Session] | None,
-    skip: int,
-    chunk_rows: int,
-    progress: Progress | None,
-    started: float,
-    *,
-    single: bool,
-) -> tuple[list[RowError], dict[int, dict[str, Any]]]:
-    """Read, parse and apply every row. Under ``single`` returns every error and the source rows
-    they came from (the caller writes the quarantine after its transaction ends)."""
-    pending: list[tuple[int, RowError]] = []
-    raws: dict[int, dict[str, Any]] = {}
-    chunks = [0]
-    all_errors: list[RowError] = []
-    bad_raws: dict[int, dict[str, Any]] = {}
+Work = Callable[[Session], tuple[list[str], list[RowError], dict[int, dict[str, Any]]]]
 
-    def flush(ready: list[Row], checkpoint: int) -> None:
-        nonlocal pending
-        s = session if session is not None else factory()  # type: ignore[misc]
+
+class _Chunks:
+    """What every chunk does after parsing and applying its rows: count outcomes, refresh the
+    customers it touched, quarantine its errors and, outside a single transaction, commit with
+    the checkpoint. Shared by the row stream and the frame stream."""
+
+    def __init__(
+        self,
+        summary: Summary,
+        ctx: Context,
+        src: readers.RowSource,
+        session: Session | None,
+        factory: Callable[[], Session] | None,
+        progress: Progress | None,
+        *,
+        single: bool,
+    ) -> None:
+        self.summary, self.ctx, self.src = summary, ctx, src
+        self.session, self.factory, self.progress, self.single = session, factory, progress, single
+        self.count = 0
+        self.errors: list[RowError] = []
+        self.bad_raws: dict[int, dict[str, Any]] = {}
+
+    def run(self, work: Work, checkpoint: int) -> list[RowError]:
+        """Do one chunk's work and book it; returns the chunk's errors."""
+        summary, ctx = self.summary, self.ctx
+        s = self.session if self.session is not None else self.factory()  # type: ignore[misc]
         # A chunk allocates hundreds of thousands of short-lived objects and no cycles; the
         # cyclic collector's full passes over them cost more than the work itself.
         gc.disable()
         try:
-            outcomes, errors = _parse_and_apply(req.kind, s, ready, ctx) if ready else ([], [])
-            errors = [e for o, e in pending if o < checkpoint] + errors
-            pending = [(o, e) for o, e in pending if o >= checkpoint]
+            outcomes, errors, raws = work(s)
             for outcome in outcomes:
                 setattr(summary, outcome, getattr(summary, outcome) + 1)
             if ctx.touched_customers:
                 customers.refresh_stats(s, sorted(ctx.touched_customers), ctx.reporting_currency)
                 ctx.touched_customers.clear()
-            bad_rows = {e.row for e in errors}
-            summary.quarantined += len(bad_rows)
+            summary.quarantined += len({e.row for e in errors})
             summary.rows_read = checkpoint
             for code in (e.code for e in errors):
                 summary.quarantined_by_code[code] = summary.quarantined_by_code.get(code, 0) + 1
-            if single:
-                all_errors.extend(errors)
-                bad_raws.update((e.row, raws.get(e.row, {})) for e in errors)
+            if self.single:
+                self.errors.extend(errors)
+                self.bad_raws.update((e.row, raws.get(e.row, {})) for e in errors)
             else:
                 service.quarantine(s, summary.run_id or 0, errors, raws)
-                service.save_progress(s, summary.run_id or 0, summary, checkpoint, src.fraction_done())
+                service.save_progress(s, summary.run_id or 0, summary, checkpoint, self.src.fraction_done())
                 s.commit()
-                chunks[0] += 1
-                if chunks[0] & (chunks[0] - 1) == 0:  # after chunks 1, 2, 4, 8, …: tables doubled
+                self.count += 1
+                if self.count & (self.count - 1) == 0:  # after chunks 1, 2, 4, 8, …: tables doubled
                     service.refresh_planner_statistics(s)
                     s.commit()
-            for _, n, _ in ready:
-                raws.pop(n, None)
-            for row in bad_rows:
-                raws.pop(row, None)
         except BaseException:
-            if session is None:
+            if self.session is None:
                 s.rollback()
             raise
         finally:
             gc.enable()
-            if session is None:
+            if self.session is None:
                 s.close()
-        if progress is not None:
-            progress(summary.rows_read, src.fraction_done())
+        if self.progress is not None:
+            self.progress(summary.rows_read, self.src.fraction_done())
+        return errors
+
+    def finish(self) -> tuple[list[RowError], dict[int, dict[str, Any]]]:
+        summary = self.summary
+        summary.quarantined_by_code = dict(sorted(summary.quarantined_by_code.items()))
+        if self.single:
+            summary.errors = [
+                {"row": e.row, "column": e.column, "code": e.code, "message": e.message, "value": e.value}
+                for e in self.errors[:MAX_ERRORS_IN_SUMMARY]
+            ]
+        return self.errors, self.bad_raws
+
+
+def _stream(
+    src: readers.RowSource,
+    rename: Callable[[dict[str, Any]], dict[str, Any]],
+    req: ImportRequest,
+    ctx: Context,
+    chunks: _Chunks,
+    skip: int,
+    chunk_rows: int,
+) -> tuple[list[RowError], dict[int, dict[str, Any]]]:
+    """Read, parse and apply every row. Under ``single`` returns every error and the source rows
+    they came from (the caller writes the quarantine after its transaction ends)."""
+    frames = src.frames(chunk_rows) if req.kind == "orders" else None
+    frame_rename = ctx.mapping.frame_renamer(src.columns) if frames is not None else None
+    if frames is not None and frame_rename is not None:
+        for source, canon, checkpoint in _frame_chunks(frames, frame_rename, skip):
+            chunks.run(_frame_work(source, canon, ctx), checkpoint)
+        return chunks.finish()
+
+    pending: list[tuple[int, RowError]] = []
+    raws: dict[int, dict[str, Any]] = {}
+
+    def flush(ready: list[Row], checkpoint: int) -> None:
+        nonlocal pending
+
+        def work(s: Session) -> tuple[list[str], list[RowError], dict[int, dict[str, Any]]]:
+            nonlocal pending
+            outcomes, errors = _parse_and_apply(req.kind, s, ready, ctx) if ready else ([], [])
+            errors = [e for o, e in pending if o < checkpoint] + errors
+            pending = [(o, e) for o, e in pending if o >= checkpoint]
+            return outcomes, errors, raws
+
+        errors = chunks.run(work, checkpoint)
+        for _, n, _ in ready:
+            raws.pop(n, None)
+        for e in errors:
+            raws.pop(e.row, None)
 
     chunker = _Chunker(req.kind, chunk_rows, flush)
     ordinal = -1
@@ -334,16 +356,60 @@ def _stream(
             continue
         chunker.add((ordinal, n, canon))
     chunker.finish(ordinal + 1)
-    summary.quarantined_by_code = dict(sorted(summary.quarantined_by_code.items()))
-    if single:
-        summary.errors = [
-            {
-                "row": e.row,
-                "column": e.column,
-                "code": e.code,
-                "message": e.message,
-                "value": e.value,
-            }
-            for e in all_errors[:MAX_ERRORS_IN_SUMMARY]
+    return chunks.finish()
+
+
+def _frame_chunks(
+    frames: Iterator[pl.DataFrame], rename: Callable[[pl.DataFrame], pl.DataFrame], skip: int
+) -> Iterator[tuple[pl.DataFrame, pl.DataFrame, int]]:
+    """(source rows, canonical rows, checkpoint) per chunk, never splitting an order's rows;
+    ordinals count rows as the row stream does, so a checkpoint means the same in both."""
+    ordinal = 0
+    carry: pl.DataFrame | None = None
+    for frame in frames:
+        frame = frame.with_columns(
+            pl.int_range(ordinal, ordinal + frame.height, dtype=pl.Int64).alias("__ord")
+        )
+        ordinal += frame.height
+        if skip > ordinal - frame.height:
+            frame = frame.filter(pl.col("__ord") >= skip)
+        if carry is not None:
+            frame = pl.concat([carry, frame])
+        if frame.is_empty():
+            continue
+        canon = rename(frame)
+        order = canon["order_id"] if "order_id" in canon.columns else None
+        cut = frame.height
+        if order is not None:
+            last = order[-1]
+            same = order.eq_missing(last) if last is not None else order.is_null()
+            # The trailing run of the last order waits for the next frame.
+            cut = frame.height - int(same.reverse().cum_min().sum())
+        if cut == 0:
+            carry = frame
+            continue
+        carry = frame.slice(cut)
+        yield frame.slice(0, cut), mappings.line_keys(canon.slice(0, cut)), int(frame["__ord"][cut])
+    if carry is not None and not carry.is_empty():
+        yield carry, mappings.line_keys(rename(carry)), ordinal
+
+
+def _frame_work(source: pl.DataFrame, canon: pl.DataFrame, ctx: Context) -> Work:
+    def work(s: Session) -> tuple[list[str], list[RowError], dict[int, dict[str, Any]]]:
+        bad = source["__bad"]
+        errors = [
+            RowError(n, None, "extra_fields", "extra_fields", None) for n in source.filter(bad)["__row"]
         ]
-    return all_errors, bad_raws
+        frame, parse_errors = orders_frame.parse_frame(canon.filter(~bad), ctx, ctx.shop)
+        errors += parse_errors
+        outcomes = orders_frame.apply(s, frame, ctx)
+        errors.sort(key=lambda e: e.row)
+        numbers = list({e.row for e in errors})
+        raws = {
+            r.pop("__row"): {k: v for k, v in r.items() if k not in ("__bad", "__ord")}
+            | ({readers.ERROR_KEY: "extra_fields"} if r["__bad"] else {})
+            for r in source.filter(pl.col("__row").is_in(numbers)).iter_rows(named=True)
+        }
+        return list(outcomes.values()), errors, raws
+
+    return work

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import polars as pl
+
 Row = dict[str, Any]
 
 KINDS = ("orders", "order_items", "customers", "products", "refunds", "events")
@@ -182,6 +184,42 @@ class Mapping:
             return fix(out) if fix else out
 
         return rename
+
+    def frame_renamer(self, header: list[str]) -> Callable[[pl.DataFrame], pl.DataFrame] | None:
+        """The renamer for a whole frame of text columns (the fast path of large files), or
+        ``None`` when the mapping needs the row renamer (a per-row transform, custom fields).
+        Line keys of order files are left to :func:`line_keys`, which needs whole orders."""
+        if self.transform is not None or self.kind == "customers":
+            return None
+        have = set(header)
+        exprs: list[pl.Expr] = []
+        for canon, src in self.columns.items():
+            default = self.defaults.get(canon)
+            if src in have:
+                col = pl.col(src)
+                exprs.append((col if default is None else pl.coalesce(col, pl.lit(default))).alias(canon))
+            elif default is not None:
+                exprs.append(pl.lit(default).alias(canon))
+        exprs += [pl.lit(v).alias(k) for k, v in self.defaults.items() if k not in self.columns]
+        return lambda frame: frame.select(*exprs, pl.col("__row").alias("n"))
+
+
+def line_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    """:func:`~patron.ingest.mappings._common.line_key_by_sku` for a frame of whole orders:
+    lines without an id are keyed "<sku>#<n>" in file order within each run of an order's rows."""
+    if "order_id" not in frame.columns:
+        return frame
+    if "line_id" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.Utf8).alias("line_id"))
+    cols = set(frame.columns)
+    line_id = pl.col("line_id")
+    base = pl.coalesce(*(pl.col(c) for c in ("sku", "title") if c in cols), pl.lit(""))
+    run = pl.col("order_id").ne_missing(pl.col("order_id").shift(1)).fill_null(True).cum_sum()
+    need = line_id.is_null()
+    nth = need.cast(pl.Int64).cum_sum().over(run, base)
+    return frame.with_columns(
+        pl.when(need).then(base + "#" + nth.cast(pl.Utf8)).otherwise(line_id).alias("line_id")
+    )
 
 
 def native(kind: str) -> Mapping:
