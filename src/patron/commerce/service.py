@@ -496,15 +496,16 @@ def stored_order_ids(session: Session, keys: pl.DataFrame) -> pl.DataFrame:
     return repo.stored_order_ids(session, keys)
 
 
-def insert_new_orders(session: Session, orders: pl.DataFrame, catalog: ProductCatalog) -> None:
+def insert_new_orders(session: Session, orders: pl.DataFrame, catalog: ProductCatalog) -> pl.DataFrame:
     """Write orders known to be new, with their lines, set-wise (the bulk of a first import).
 
     ``orders`` is one row per order as :func:`upsert_order_records` takes them, with
     ``content_hash`` and ``customer_id`` set and ``lines`` a list of line structs. Subtotal and
-    total default as there: the sum of the lines, and subtotal - discount + shipping.
+    total default as there: the sum of the lines, and subtotal - discount + shipping. Returns
+    the orders as written.
     """
     if orders.is_empty():
-        return
+        return orders
     now = pl.lit(utcnow(), dtype=pl.Datetime("us", "UTC"))
     line_sum = pl.col("lines").list.eval(pl.element().struct.field("line_total").fill_null(0)).list.sum()
     subtotal = pl.coalesce("subtotal", line_sum)
@@ -536,7 +537,7 @@ def insert_new_orders(session: Session, orders: pl.DataFrame, catalog: ProductCa
         .unique(["order_id", "line_id"], keep="first", maintain_order=True)
     )
     if lines.is_empty():
-        return
+        return frame
     codes = repo.shop_codes(session)
     products = (
         lines.select("shop_id", "sku")
@@ -563,6 +564,7 @@ def insert_new_orders(session: Session, orders: pl.DataFrame, catalog: ProductCa
             total_minor="line_total",
         ),
     )
+    return frame
 
 
 def shop_codes(session: Session) -> dict[int, str]:

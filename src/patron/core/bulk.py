@@ -207,11 +207,14 @@ def staged(session: Session, frame: pl.DataFrame) -> Iterator[str]:
     _staged_seq += 1
     name = f"patron_stage_{_staged_seq}"
     conn = session.connection()
-    cols = ", ".join(f'"{c}" {_SQL_TYPES[t.base_type()]}' for c, t in frame.schema.items())  # type: ignore[index]
+    pg = conn.dialect.name == "postgresql"
+    types = {**_SQL_TYPES, pl.Datetime: "TIMESTAMP WITH TIME ZONE" if pg else "TEXT"}
+    cols = ", ".join(f'"{c}" {types[t.base_type()]}' for c, t in frame.schema.items())
     conn.exec_driver_sql(f'CREATE TEMPORARY TABLE "{name}" ({cols})')
     try:
         insert_frame(session, name, frame)
-        conn.exec_driver_sql(f'ANALYZE "{name}"') if conn.dialect.name == "postgresql" else None
+        if pg:
+            conn.exec_driver_sql(f'ANALYZE "{name}"')
         yield name
     finally:
         conn.exec_driver_sql(f'DROP TABLE "{name}"')

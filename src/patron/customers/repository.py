@@ -417,3 +417,16 @@ def recount_orders(
             {"currency": currency},
         )
         return sorted(r[0] for r in rows)
+
+
+def add_order_stats(session: Session, deltas: pl.DataFrame) -> None:
+    """Add new orders to the stats of customers: ``deltas`` holds customer_id, orders (n),
+    spend in the reporting currency and the latest order time."""
+    if deltas.is_empty():
+        return
+    with bulk.staged(session, deltas.select("customer_id", "n", "spent", "last")) as t:
+        session.connection().exec_driver_sql(
+            "UPDATE customers SET orders_count = orders_count + d.n, spent_minor = spent_minor + d.spent, "  # noqa: S608
+            "last_order_at = CASE WHEN last_order_at IS NULL OR d.last > last_order_at THEN d.last "
+            f'ELSE last_order_at END FROM "{t}" d WHERE customers.id = d.customer_id'
+        )

@@ -403,6 +403,23 @@ def refresh_stats(session: Session, customer_ids: Sequence[int], reporting_curre
         repo.set_stats(session, commerce.customer_totals(session, ids, reporting_currency))
 
 
+def add_order_stats(session: Session, orders: pl.DataFrame, reporting_currency: str) -> set[int]:
+    """Count newly stored orders (customer_id, status, currency, total_minor, placed_at) into
+    their customers' stats without recounting every order of theirs. Orders in another currency
+    need FX: their customers are returned for :func:`refresh_stats` instead."""
+    from patron.commerce import service as commerce
+
+    valid = orders.filter(pl.col("customer_id").is_not_null() & ~pl.col("status").is_in(commerce.NOT_COUNTED))
+    foreign = valid.filter(pl.col("currency") != reporting_currency)["customer_id"].unique()
+    deltas = (
+        valid.filter(~pl.col("customer_id").is_in(foreign.implode()))
+        .group_by("customer_id")
+        .agg(n=pl.len().cast(pl.Int64), spent=pl.col("total_minor").sum(), last=pl.col("placed_at").max())
+    )
+    repo.add_order_stats(session, deltas)
+    return set(foreign.to_list())
+
+
 def record_events(session: Session, rows: Sequence[dict[str, Any]]) -> list[str]:
     """Store tracking events once per event id; a re-sent id is 'unchanged'."""
     return repo.insert_events(session, rows)

@@ -504,8 +504,9 @@ def _insert(session: Session, orders: pl.DataFrame, ctx: Context) -> dict[int, s
     )
     ids = customers.resolve_frame(session, orders.height, strong, weak, profiles, actor=ctx.actor)
     orders = orders.with_columns(ids, _digests(orders["_header"], ids))
-    commerce.insert_new_orders(session, orders, ctx.catalog)
-    ctx.touched_customers.update(ids.drop_nulls().to_list())
+    assert ctx.catalog is not None
+    written = commerce.insert_new_orders(session, orders, ctx.catalog)
+    ctx.touched_customers |= customers.add_order_stats(session, written, ctx.reporting_currency)
     return dict.fromkeys(orders["n"].explode().to_list(), commerce.INSERTED)
 
 

@@ -319,8 +319,8 @@ def _stream(
     frames = src.frames(chunk_rows) if req.kind == "orders" else None
     frame_rename = ctx.mapping.frame_renamer(src.columns) if frames is not None else None
     if frames is not None and frame_rename is not None:
-        for source, canon, checkpoint in _frame_chunks(frames, frame_rename, skip):
-            chunks.run(_frame_work(source, canon, ctx), checkpoint)
+        for source, renamed, checkpoint in _frame_chunks(frames, frame_rename, skip):
+            chunks.run(_frame_work(source, renamed, ctx), checkpoint)
         return chunks.finish()
 
     pending: list[tuple[int, RowError]] = []
