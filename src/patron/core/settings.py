@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     reporting_currency: str = "CNY"
     default_timezone: str = "Asia/Shanghai"
     default_locale: str = "en"
-    import_chunk_rows: int = Field(default=5000, ge=100, le=100_000)
+    import_chunk_rows: int = Field(default=50_000, ge=100, le=200_000)
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -517,6 +517,8 @@ def _csv_frames(
     try:
         for batch in scan.collect_batches(chunk_size=size):
             position[0] = int(batch["__row"][-1]) - header_lines if batch.height else position[0]
+            # A quoted empty field ("") is an empty cell too.
+            batch = batch.with_columns(pl.col([*columns, *extra]).replace("", None))
             batch = batch.filter(pl.any_horizontal(pl.col([*columns, *extra]).is_not_null()))
             yield batch.select(
                 pl.col(columns),
