@@ -71,7 +71,7 @@ def child(url: str, file: str) -> None:
     start = time.perf_counter()
     summary = run_import(ImportRequest(kind="orders", path=Path(file), shop="site"), engine=engine)
     wall = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    peak_mb = _peak_mb()
     print(
         json.dumps(
             {
@@ -83,6 +83,18 @@ def child(url: str, file: str) -> None:
             }
         )
     )
+
+
+def _peak_mb() -> int:
+    """This process's own peak RSS: VmHWM belongs to the address space exec created, whereas
+    getrusage's ru_maxrss survives exec and would report the parent's peak (the file writer's)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
 def fresh_pg() -> str:
