@@ -9,6 +9,7 @@ lines/s. Each import runs in its own process so its peak RSS is its own.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import sys
@@ -88,12 +89,10 @@ def child(url: str, file: str) -> None:
 def _peak_mb() -> int:
     """This process's own peak RSS: VmHWM belongs to the address space exec created, whereas
     getrusage's ru_maxrss survives exec and would report the parent's peak (the file writer's)."""
-    try:
+    with contextlib.suppress(OSError):  # no /proc: not Linux
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) // 1024
-    except OSError:
-        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 

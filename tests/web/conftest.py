@@ -8,6 +8,7 @@ fresh context, so cookies (session, language) never leak between tests.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import socket
 import sys
@@ -294,11 +295,9 @@ def live_app(seeded: Engine, tmp_path: Path) -> Iterator[LiveApp]:
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 10
     while True:
-        try:
+        with contextlib.suppress(httpx.HTTPError):  # not listening yet
             if server.started and httpx.get(f"{url}/login", timeout=1).status_code == 200:
                 break
-        except httpx.HTTPError:
-            pass
         if time.monotonic() > deadline or not thread.is_alive():
             server.should_exit = True
             pytest.fail(f"the app did not answer on {url}")

@@ -8,6 +8,7 @@ stores them (SQLite keeps UTC timestamps as naive ``YYYY-MM-DD HH:MM:SS.ffffff``
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -203,9 +204,7 @@ def insert_frame_returning_ids(session: Session, table: Table, frame: pl.DataFra
 def staged(session: Session, frame: pl.DataFrame) -> Iterator[str]:
     """A temporary table holding ``frame``, for joining a batch of keys against a big table in
     one statement instead of thousands of ``IN`` lists. Dropped on exit."""
-    global _staged_seq
-    _staged_seq += 1
-    name = f"patron_stage_{_staged_seq}"
+    name = f"patron_stage_{next(_STAGE_IDS)}"
     conn = session.connection()
     pg = conn.dialect.name == "postgresql"
     types = {**_SQL_TYPES, pl.Datetime: "TIMESTAMP WITH TIME ZONE" if pg else "TEXT"}
@@ -220,7 +219,7 @@ def staged(session: Session, frame: pl.DataFrame) -> Iterator[str]:
         conn.exec_driver_sql(f'DROP TABLE "{name}"')
 
 
-_staged_seq = 0
+_STAGE_IDS = itertools.count(1)
 
 
 def read_frame(session: Session, sql: str, schema: dict[str, Any]) -> pl.DataFrame:

@@ -15,6 +15,7 @@ they can run in worker processes.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import unicodedata
@@ -293,11 +294,8 @@ def _from_text(s: str, code: str) -> datetime:
     # fromisoformat covers the common exports in ~0.1 µs, but a failed attempt
     # costs an exception: only try it when the 5th character allows ISO 8601.
     if len(s) > 4 and (s[4] == "-" or "0" <= s[4] <= "9"):
-        try:
+        with contextlib.suppress(ValueError):  # the regex below says what is wrong
             dt = datetime.fromisoformat(s)
-        except ValueError:
-            pass
-        else:
             if not _MIN_YEAR <= dt.year <= _MAX_YEAR:
                 raise FieldError(code, f"year outside {_MIN_YEAR}..{_MAX_YEAR}: {_show(s)}")
             return dt

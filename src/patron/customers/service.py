@@ -682,7 +682,8 @@ def resolve_frame(
         .with_columns(comp)
         .join(reached, on="comp", how="left", maintain_order="left")
         .with_columns(
-            keyed=pl.col("i").is_in(strong["i"].implode()) | pl.col("i").is_in(weak["i"].implode()),
+            has_strong=pl.col("i").is_in(strong["i"].implode()),
+            has_weak=pl.col("i").is_in(weak["i"].implode()),
             owned=pl.col("owners").list.len().fill_null(0),
         )
     )
@@ -701,12 +702,10 @@ def resolve_frame(
         _fill_blanks(session, joined)
 
     # No stored profile: one new profile per component, numbered in claim order.
-    fresh = claims.filter((pl.col("owned") == 0) & pl.col("keyed"))
+    fresh = claims.filter((pl.col("owned") == 0) & (pl.col("has_strong") | pl.col("has_weak")))
     if not fresh.is_empty():
         # A claim with weak keys only is a component of its own (weak keys never link claims).
-        fresh = fresh.with_columns(
-            pl.when(pl.col("i").is_in(strong["i"].implode())).then(pl.col("comp")).otherwise(-1 - pl.col("i"))
-        )
+        fresh = fresh.with_columns(pl.when("has_strong").then(pl.col("comp")).otherwise(-1 - pl.col("i")))
         people = fresh.group_by("comp", maintain_order=True).agg(
             *(pl.col(f).drop_nulls().first() for f in ORDER_PROFILE)
         )
@@ -723,18 +722,17 @@ def resolve_frame(
         fresh = fresh.join(people.select("comp", "cid"), on="comp", maintain_order="left")
         ids = ids.scatter(fresh["i"], fresh["cid"])
 
-    # Keys no profile had yet now belong to their claim's customer.
-    owned_by = pl.DataFrame({"i": range(n), "cid": ids}, schema={"i": pl.UInt32, "cid": pl.Int64})
-    simple = claims.filter(pl.col("owned") <= 1)["i"]
+    # Keys no profile had yet now belong to their claim's customer (claims hold every i in
+    # order, so ids line up with their rows).
+    owned_by = claims.with_columns(cid=ids).filter(pl.col("owned") <= 1).select("i", "cid")
     new_keys = (
-        edges.filter(pl.col("customer_id").is_null() & pl.col("i").is_in(simple.implode()))
-        .join(owned_by.with_columns(pl.col("i").cast(edges.schema["i"])), on="i")
+        edges.filter(pl.col("customer_id").is_null())
+        .join(owned_by, on="i")
         .unique(["k"], keep="first", maintain_order=True)
         .select(customer_id="cid", kind="kind", namespace="namespace", value="value", strong=pl.lit(True))
     )
     weak_keys = (
-        weak.filter(pl.col("i").is_in(simple.implode()))
-        .join(owned_by.with_columns(pl.col("i").cast(weak.schema["i"])), on="i")
+        weak.join(owned_by, on="i")
         .filter(pl.col("cid").is_not_null())
         .select(customer_id="cid", kind="kind", namespace="namespace", value="value", strong=pl.lit(False))
         .unique(maintain_order=True)

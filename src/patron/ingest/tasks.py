@@ -327,8 +327,6 @@ def _stream(
     raws: dict[int, dict[str, Any]] = {}
 
     def flush(ready: list[Row], checkpoint: int) -> None:
-        nonlocal pending
-
         def work(s: Session) -> tuple[list[str], list[RowError], dict[int, dict[str, Any]]]:
             nonlocal pending
             outcomes, errors = _parse_and_apply(req.kind, s, ready, ctx) if ready else ([], [])
@@ -404,12 +402,11 @@ def _frame_work(source: pl.DataFrame, canon: pl.DataFrame, ctx: Context) -> Work
         errors += parse_errors
         outcomes = orders_frame.apply(s, frame, ctx)
         errors.sort(key=lambda e: e.row)
-        numbers = list({e.row for e in errors})
-        raws = {
-            r.pop("__row"): {k: v for k, v in r.items() if k not in ("__bad", "__ord")}
-            | ({readers.ERROR_KEY: "extra_fields"} if r["__bad"] else {})
-            for r in source.filter(pl.col("__row").is_in(numbers)).iter_rows(named=True)
-        }
+        # The source rows of the errors, for the quarantine.
+        raws: dict[int, dict[str, Any]] = {}
+        for r in source.filter(pl.col("__row").is_in([e.row for e in errors])).iter_rows(named=True):
+            n, bad, _ = r.pop("__row"), r.pop("__bad"), r.pop("__ord")
+            raws[n] = r | {readers.ERROR_KEY: "extra_fields"} if bad else r
         return list(outcomes.values()), errors, raws
 
     return work
