@@ -14,6 +14,7 @@ that :func:`apply` groups into orders, resolves to customers and writes in bulk.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,6 +34,9 @@ _STRIP = (
     "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
     "\ufeff\u200b\u200c\u200d\u200e\u200f\u2060"
 )
+_STRIP_CLASS = "[" + "".join(re.escape(c) for c in _STRIP) + "]"
+# A cell clean_cell would change other than "" -> null: padded, ="…" or '… (Excel text marks).
+_DIRTY_RE = f"^{_STRIP_CLASS}|{_STRIP_CLASS}$|^=\"|^'"
 _DATETIME_RE = r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?$"
 _MONEY_RE = r"^-?\d{1,15}(?:\.\d{1,12})?$"
 _INT_RE = r"^\d{1,9}$"
@@ -210,12 +214,18 @@ def parse_frame(
     if shop is None or "shop" in frame.columns:
         return _slow(_frame_rows(frame, set(frame["n"].to_list()), rows), ctx)
     exp = CURRENCY_EXPONENTS[shop.currency]
-    missing = [f for f in (*_FIELDS, "odd") if f not in frame.columns]
     raw = frame
+    # Cleaning costs a string pass per column: only for the columns that hold something.
+    filled = [f for f in _FIELDS if f in frame.columns and frame[f].null_count() < frame.height]
+    dirty = frame.select(pl.col(filled).str.contains(_DIRTY_RE).any()).row(0) if filled else ()
     frame = frame.with_columns(
-        *(pl.lit(None, dtype=pl.Utf8).alias(f) for f in missing if f != "odd"),
-        *([pl.lit(False).alias("odd")] if "odd" in missing else []),
-    ).with_columns([_clean(f).alias(f) for f in _FIELDS])
+        *(
+            _clean(f).alias(f) if d else pl.col(f).replace("", None)
+            for f, d in zip(filled, dirty, strict=True)
+        ),
+        *(pl.lit(None, dtype=pl.Utf8).alias(f) for f in _FIELDS if f not in filled),
+        *([] if "odd" in frame.columns else [pl.lit(False).alias("odd")]),
+    )
     checks: list[pl.Expr] = [~pl.col("odd")]
     out: list[pl.Expr] = [pl.col("n"), pl.lit(shop.id, dtype=pl.Int64).alias("shop_id"), pl.col("order_id")]
     for f, limit in TEXT_LIMITS.items():
