@@ -1,0 +1,175 @@
+"""BG/NBD and Gamma-Gamma against the published CDNOW estimates, plus the properties every
+prediction must keep for any input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from patron.analytics.base import BadModelFile, NotFitted
+from patron.analytics.btyd import BetaGeoModel, GammaGammaModel
+from patron.core.errors import InvalidInput
+
+CDNOW = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "cdnow"
+
+
+@pytest.fixture(scope="module")
+def summary() -> pl.DataFrame:
+    return pl.read_csv(CDNOW / "cdnow_customers_summary.csv")
+
+
+@pytest.fixture(scope="module")
+def spend() -> pl.DataFrame:
+    return pl.read_csv(CDNOW / "cdnow_customers_summary_with_transactions.csv")
+
+
+@pytest.fixture(scope="module")
+def bgnbd(summary: pl.DataFrame) -> BetaGeoModel:
+    return BetaGeoModel().fit(summary["frequency"], summary["recency"], summary["T"])
+
+
+def test_bgnbd_reproduces_fader_hardie_lee_2005(bgnbd: BetaGeoModel) -> None:
+    assert bgnbd.r_ == pytest.approx(0.2426, abs=1e-3)
+    assert bgnbd.alpha_ == pytest.approx(4.4135, abs=1e-3)
+    assert bgnbd.a_ == pytest.approx(0.7929, abs=1e-3)
+    assert bgnbd.b_ == pytest.approx(2.4258, abs=1e-3)
+    assert bgnbd.log_likelihood_ == pytest.approx(-9582.4, abs=0.1)
+    assert bgnbd.n_customers_ == 2357
+
+
+def test_gamma_gamma_reproduces_fader_hardie_2013(spend: pl.DataFrame) -> None:
+    gg = GammaGammaModel().fit(spend["x"], spend["zbar"])
+    assert (gg.p_, gg.q_, gg.v_) == (
+        pytest.approx(6.25, abs=1e-2),
+        pytest.approx(3.74, abs=1e-2),
+        pytest.approx(15.44, abs=1e-2),
+    )
+    assert gg.n_customers_ == 946  # customers with at least one repeat purchase
+    # A customer's expected spend lies between the population mean and their own mean.
+    population = gg.p_ * gg.v_ / (gg.q_ - 1)
+    e = gg.expected_spend([1, 10], [50.0, 50.0])
+    assert population < e[0] < e[1] < 50.0
+
+
+def test_conditional_expectation_matches_the_paper_formula(bgnbd: BetaGeoModel) -> None:
+    """The Euler-transformed evaluation equals FHL eq. 10 written out, where the latter is finite."""
+    from scipy.special import hyp2f1
+
+    r, al, a, b = bgnbd.r_, bgnbd.alpha_, bgnbd.a_, bgnbd.b_
+    x = np.array([0.0, 1, 2, 5, 10])
+    tx = np.array([0.0, 5, 10, 30, 35])
+    T = np.full(5, 38.0)
+    t = 39.0
+    odds = (x > 0) * a / (b + x - 1) * ((al + T) / (al + tx)) ** (r + x)
+    paper = (
+        (a + b + x - 1)
+        / (a - 1)
+        * (1 - ((al + T) / (al + T + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, t / (al + T + t)))
+        / (1 + odds)
+    )
+    np.testing.assert_allclose(bgnbd.expected_purchases(t, x, tx, T), paper, rtol=1e-10)
+    np.testing.assert_allclose(bgnbd.probability_alive(x, tx, T), 1 / (1 + odds), rtol=1e-12)
+
+
+def test_extreme_histories_stay_finite(bgnbd: BetaGeoModel) -> None:
+    x, tx, T = [200, 0, 1, 500], [38, 0, 1, 39.9], [40, 40, 40, 40]
+    for values in (
+        bgnbd.probability_alive(x, tx, T),
+        bgnbd.expected_purchases(52, x, tx, T),
+        bgnbd.probability_of_purchase(26, x, tx, T),
+        bgnbd.median_time_to_next(x, tx, T),
+        bgnbd.clv([10.0] * 4, x, tx, T, months=12, month_length=30 / 7),
+    ):
+        assert np.all(np.isfinite(values))
+    assert bgnbd.probability_alive(x, tx, T)[1] == 1.0  # no repeat purchase: alive by construction
+
+
+history = st.integers(0, 300).flatmap(
+    lambda x: st.tuples(
+        st.just(float(x)),
+        st.floats(0.01, 400.0),
+    ).flatmap(
+        lambda xT: st.tuples(
+            st.just(xT[0]),
+            st.just(0.0) if xT[0] == 0 else st.floats(0.0, xT[1]),
+            st.just(xT[1]),
+        )
+    )
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(history, min_size=1, max_size=20))
+def test_predictions_keep_their_invariants(
+    bgnbd: BetaGeoModel, rows: list[tuple[float, float, float]]
+) -> None:
+    x, tx, T = (np.array(c) for c in zip(*rows, strict=True))
+    alive = bgnbd.probability_alive(x, tx, T)
+    assert np.all((alive >= 0) & (alive <= 1))
+    buy = bgnbd.probability_of_purchase(30, x, tx, T)
+    assert np.all((buy >= 0) & (buy <= alive + 1e-12))
+    values = [bgnbd.clv(np.full(len(x), 25.0), x, tx, T, months=m) for m in (3, 6, 12)]
+    for v in values:
+        assert np.all(np.isfinite(v))
+        assert np.all(v >= 0)
+    assert np.all(values[0] <= values[1] + 1e-9)
+    assert np.all(values[1] <= values[2] + 1e-9)
+
+
+def test_clv_discounts_and_scales_with_spend(bgnbd: BetaGeoModel) -> None:
+    args = ([2.0], [30.0], [38.0])
+    plain = bgnbd.clv([100.0], *args, months=12, discount_rate=0.0)
+    discounted = bgnbd.clv([100.0], *args, months=12, discount_rate=0.01)
+    assert plain[0] == pytest.approx(100.0 * bgnbd.expected_purchases(12 * 30, *args)[0])
+    assert discounted[0] < plain[0]
+    assert bgnbd.clv([200.0], *args)[0] == pytest.approx(2 * bgnbd.clv([100.0], *args)[0])
+
+
+def test_holdout_report_buckets(bgnbd: BetaGeoModel) -> None:
+    report = bgnbd.holdout_report(
+        [0, 0, 1, 9], [0, 0, 3, 30], [38, 38, 38, 38], [0, 1, 2, 5], t=39, max_bucket=2
+    )
+    assert [row["frequency"] for row in report["by_frequency"]] == [0, 1, "2+"]
+    assert [row["customers"] for row in report["by_frequency"]] == [2, 1, 1]
+    assert report["actual_total"] == 8
+    assert report["predicted_total"] == pytest.approx(
+        float(bgnbd.expected_purchases(39, [0, 0, 1, 9], [0, 0, 3, 30], [38, 38, 38, 38]).sum())
+    )
+
+
+def test_json_round_trip_predicts_the_same(bgnbd: BetaGeoModel) -> None:
+    again = BetaGeoModel.from_json(bgnbd.to_json())
+    args = ([0, 3], [0, 20.5], [38.86, 38.86])
+    np.testing.assert_array_equal(again.probability_alive(*args), bgnbd.probability_alive(*args))
+    with pytest.raises(BadModelFile):
+        GammaGammaModel.from_json(bgnbd.to_json())
+    with pytest.raises(BadModelFile):
+        BetaGeoModel.from_json(bgnbd.to_json().replace('"version": 1', '"version": 99'))
+
+
+@pytest.mark.parametrize(
+    ("x", "tx", "T", "code"),
+    [
+        ([1.5], [1.0], [2.0], "bad_summary"),  # fractional frequency
+        ([1], [3.0], [2.0], "bad_summary"),  # recency beyond age
+        ([0], [1.0], [2.0], "bad_summary"),  # recency without a repeat purchase
+        ([1], [1.0], [0.0], "bad_summary"),  # no age
+        ([1], [float("nan")], [2.0], "bad_summary"),
+    ],
+)
+def test_bad_summaries_are_refused(x: list[float], tx: list[float], T: list[float], code: str) -> None:
+    with pytest.raises(InvalidInput) as err:
+        BetaGeoModel().fit(x, tx, T)
+    assert err.value.code == code
+
+
+def test_predicting_before_fitting_is_refused() -> None:
+    with pytest.raises(NotFitted):
+        BetaGeoModel().probability_alive([1], [1], [2])
+    with pytest.raises(NotFitted):
+        GammaGammaModel().expected_spend([1], [1.0])
