@@ -3,8 +3,6 @@ prediction must keep for any input."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import polars as pl
 import pytest
@@ -15,17 +13,15 @@ from patron.analytics.base import BadModelFile, NotFitted
 from patron.analytics.btyd import BetaGeoModel, GammaGammaModel
 from patron.core.errors import InvalidInput
 
-CDNOW = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "cdnow"
+
+@pytest.fixture(scope="module")
+def summary(cdnow_summary: pl.DataFrame) -> pl.DataFrame:
+    return cdnow_summary
 
 
 @pytest.fixture(scope="module")
-def summary() -> pl.DataFrame:
-    return pl.read_csv(CDNOW / "cdnow_customers_summary.csv")
-
-
-@pytest.fixture(scope="module")
-def spend() -> pl.DataFrame:
-    return pl.read_csv(CDNOW / "cdnow_customers_summary_with_transactions.csv")
+def spend(cdnow_spend: pl.DataFrame) -> pl.DataFrame:
+    return cdnow_spend
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +169,35 @@ def test_predicting_before_fitting_is_refused() -> None:
         BetaGeoModel().probability_alive([1], [1], [2])
     with pytest.raises(NotFitted):
         GammaGammaModel().expected_spend([1], [1.0])
+
+
+def test_fit_gradient_matches_the_likelihood(summary: pl.DataFrame) -> None:
+    """The analytic gradient the fit uses agrees with central differences of the likelihood."""
+    from patron.analytics.btyd import _Histories, unique_histories
+
+    (ux, ut, uT), w, _ = unique_histories(
+        *(summary[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
+    )
+    hist = _Histories(ux, ut, uT, w)
+    theta = np.array([0.3, 5.0, 0.9, 2.0])
+    total, grad = BetaGeoModel._total_ll_and_gradient(theta, hist)
+    assert total == pytest.approx(float(w @ BetaGeoModel.log_likelihood(*theta, ux, ut, uT)), rel=1e-12)
+    for k in range(4):
+        step = np.zeros(4)
+        step[k] = 1e-6 * theta[k]
+        up = BetaGeoModel._total_ll_and_gradient(theta + step, hist)[0]
+        down = BetaGeoModel._total_ll_and_gradient(theta - step, hist)[0]
+        assert grad[k] == pytest.approx((up - down) / (2 * step[k]), rel=1e-6)
+
+
+def test_weighted_fit_equals_the_fit_per_customer(summary: pl.DataFrame, bgnbd: BetaGeoModel) -> None:
+    from patron.analytics.btyd import unique_histories
+
+    (ux, ut, uT), w, _ = unique_histories(
+        *(summary[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
+    )
+    grouped = BetaGeoModel().fit(ux, ut, uT, weights=w)
+    assert grouped.log_likelihood_ == pytest.approx(bgnbd.log_likelihood_, abs=1e-6)
+    assert grouped.n_customers_ == 2357
+    with pytest.raises(InvalidInput):
+        BetaGeoModel().fit(ux, ut, uT, weights=-w)

@@ -4,17 +4,13 @@ from the raw sample log (so the conventions are proven, not assumed)."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from pathlib import Path
 
-import numpy as np
 import polars as pl
 import pytest
 
 from patron.analytics.btyd import BetaGeoModel
 from patron.analytics.summary import summarize
 from patron.core.errors import InvalidInput
-
-CDNOW = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "cdnow"
 
 
 def log(rows: list[tuple[int, datetime | date, float]]) -> pl.DataFrame:
@@ -58,20 +54,11 @@ def test_refuses_bad_input() -> None:
     assert err.value.code == "bad_time_column"
 
 
-def cdnow_sample() -> pl.DataFrame:
-    cells = np.array((CDNOW / "CDNOW_sample.txt").read_text().split()).reshape(-1, 5)
-    return pl.DataFrame(
-        {
-            "customer_id": cells[:, 1].astype(int),
-            "at": pl.Series(cells[:, 2]).str.to_date("%Y%m%d"),
-            "amount": cells[:, 4].astype(float),
-        }
-    )
-
-
-def test_cdnow_sample_summarises_to_the_published_summary() -> None:
-    s = summarize(cdnow_sample(), date(1997, 9, 30), unit="weeks")
-    ref = pl.read_csv(CDNOW / "cdnow_customers_summary_with_transactions.csv")
+def test_cdnow_sample_summarises_to_the_published_summary(
+    cdnow_log: pl.DataFrame, cdnow_spend: pl.DataFrame
+) -> None:
+    s = summarize(cdnow_log, date(1997, 9, 30), unit="weeks")
+    ref = cdnow_spend
     both = s.join(ref, left_on="customer_id", right_on="ID", how="full")
     assert both.height == s.height == ref.height == 2357
     assert (both["frequency"] == both["x"]).all()

@@ -62,19 +62,26 @@ def summarize(
         .agg(pl.col("amount").sum())
     )
     scale = UNITS[unit]
-    first = pl.col("day").min()
+    # Sorted by day within each customer, so first/last are the fast paths of the group-by and
+    # the first purchase's amount needs no per-group filter.
     out = (
-        per_day.group_by("customer_id")
+        per_day.sort("customer_id", "day")
+        .group_by("customer_id")
         .agg(
-            first.alias("first"),
-            pl.col("day").max().alias("last"),
+            pl.col("day").first().alias("first"),
+            pl.col("day").last().alias("last"),
             (pl.len() - 1).cast(pl.Int64).alias("frequency"),
-            # Repeat spend: every purchase day but the first.
-            pl.col("amount").filter(pl.col("day") != first).mean().fill_null(0.0).alias("monetary"),
+            pl.col("amount").sum().alias("total"),
+            pl.col("amount").first().alias("first_amount"),
         )
         .with_columns(
             ((pl.col("last") - pl.col("first")).dt.total_days() / scale).alias("recency"),
             ((pl.lit(cutoff) - pl.col("first")).dt.total_days() / scale).alias("T"),
+            # Repeat spend: every purchase day but the first.
+            pl.when(pl.col("frequency") > 0)
+            .then((pl.col("total") - pl.col("first_amount")) / pl.col("frequency"))
+            .otherwise(0.0)
+            .alias("monetary"),
         )
         .select("customer_id", "frequency", "recency", "T", "monetary", "first", "last")
         .sort("customer_id")
