@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 RUN := $(UV) run --frozen
 CUSTOMERS ?= 20000
 
-.PHONY: help install install-browser demo serve test test-fast lint format bench clean
+.PHONY: help install install-browser demo serve test test-fast lint format bench peers clean
 
 help:
 	@echo "make demo   - install, build the demo shop on SQLite, serve http://127.0.0.1:8000"
@@ -51,7 +51,15 @@ format: install
 	$(RUN) ruff check --fix src tests benchmarks migrations
 	$(RUN) ruff format src tests benchmarks migrations
 
-bench: install
+# The peers the benchmarks compare against (lifetimes, ...) in their own environment: their
+# pins conflict with Patron's.
+peers: .venv-peers/.installed
+.venv-peers/.installed: benchmarks/peers-requirements.txt
+	python3 -m venv .venv-peers
+	.venv-peers/bin/pip install -q -r benchmarks/peers-requirements.txt
+	touch $@
+
+bench: install peers
 	$(RUN) python -m benchmarks.run
 
 clean:

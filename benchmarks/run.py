@@ -1,4 +1,4 @@
-"""`make bench`: every benchmark of the foundation issue, one after another (they share 2 cores).
+"""`make bench`: every benchmark, one after another (they share 2 cores).
 
 Results are written to benchmarks/results/*.json. Sizes can be reduced for a quick look:
     python -m benchmarks.run --quick
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from benchmarks import c360_bench, generate_bench, import_bench
+from benchmarks import c360_bench, clv_bench, generate_bench, import_bench
 
 
 def main() -> None:
@@ -19,6 +19,7 @@ def main() -> None:
     generate_bench.main(1_000_000 // scale)
     import_bench.main(1_000_000 // scale)
     c360_bench.main(1_000_000 // scale, 2000, 2)
+    clv_bench.main(1_000_000 // scale)
 
 
 if __name__ == "__main__":

@@ -201,3 +201,17 @@ def test_weighted_fit_equals_the_fit_per_customer(summary: pl.DataFrame, bgnbd: 
     assert grouped.n_customers_ == 2357
     with pytest.raises(InvalidInput):
         BetaGeoModel().fit(ux, ut, uT, weights=-w)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 3), st.integers(1, 4)), min_size=1, max_size=30))
+def test_unique_histories_packs_whole_numbers_like_the_general_path(rows: list[tuple[int, int, int]]) -> None:
+    from patron.analytics.btyd import unique_histories
+
+    cols = [np.array(c, dtype=np.float64) for c in zip(*rows, strict=True)]
+    for variant in (cols, [c + 0.5 for c in cols]):  # whole numbers: packed key; halves: group-by
+        values, counts, index = unique_histories(*variant)
+        rebuilt = np.column_stack([v[index] for v in values])
+        np.testing.assert_array_equal(rebuilt, np.column_stack(variant))
+        assert counts.sum() == len(rows)
+        assert len({tuple(r) for r in np.column_stack(values)}) == len(counts)

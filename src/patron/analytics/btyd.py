@@ -63,16 +63,28 @@ def _check_summary(x: Array, t_x: Array, T: Array) -> None:
 
 
 def unique_histories(*columns: Array) -> tuple[list[Array], Array, npt.NDArray[np.int64]]:
-    """Unique rows of the columns, their counts, and the index of each input row's unique row
-    (a hash group-by: numpy's ``unique(axis=0)`` sorts and is ten times slower here)."""
+    """Unique rows of the columns, their counts, and the index of each input row's unique row.
+
+    Columns of whole numbers (histories in days) are packed into one integer key, whose
+    group-by is several times faster than one over several float columns."""
+    if all(len(c) and np.all(c == np.floor(c)) and c.min() >= 0 and c.max() < 2**20 for c in columns):
+        key = np.zeros(len(columns[0]), dtype=np.int64)
+        for c in columns:
+            key = (key << 20) | c.astype(np.int64)
+        keys, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+        values = []
+        for _ in columns:
+            values.append((keys & (2**20 - 1)).astype(np.float64))
+            keys = keys >> 20
+        return values[::-1], counts.astype(np.float64), inverse.ravel().astype(np.int64)
     names = [f"c{i}" for i in range(len(columns))]
     frame = pl.DataFrame(dict(zip(names, columns, strict=True)))
     groups = frame.group_by(names).agg(pl.len().alias("n")).with_row_index("u")
-    inverse = frame.join(groups.select(*names, "u"), on=names, how="left", maintain_order="left")["u"]
+    index = frame.join(groups.select(*names, "u"), on=names, how="left", maintain_order="left")["u"]
     return (
         [groups[c].to_numpy() for c in names],
         groups["n"].to_numpy().astype(np.float64),
-        inverse.to_numpy().astype(np.int64),
+        index.to_numpy().astype(np.int64),
     )
 
 

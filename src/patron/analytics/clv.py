@@ -7,10 +7,12 @@ discounted expected purchases times their own expected spend.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+from threadpoolctl import threadpool_limits
 
 from patron.analytics.btyd import BetaGeoModel, GammaGammaModel, unique_histories
 
@@ -38,8 +40,14 @@ def score_clv(
     age = summary["T"].to_numpy().astype(np.float64)
     money = summary["monetary"].to_numpy().astype(np.float64)
     (ux, ut, uT), counts, group = unique_histories(x, t_x, age)
-    bg = BetaGeoModel(penalizer).fit(ux, ut, uT, weights=counts)
-    gg = GammaGammaModel(penalizer).fit(x, money)
+    # The two fits are independent and spend their time in numpy loops that release the GIL:
+    # on two cores they run side by side.
+    # BLAS is held to one thread: L-BFGS-B's small matrix steps on a busy two-core machine
+    # otherwise spin-wait for each other (FINDINGS.md).
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(max_workers=1) as pool:
+        spend_fit = pool.submit(GammaGammaModel(penalizer).fit, x, money)
+        bg = BetaGeoModel(penalizer).fit(ux, ut, uT, weights=counts)
+        gg = spend_fit.result()
     value = bg.discounted_purchases(
         ux, ut, uT, months=months, month_length=month_length, discount_rate=discount_rate
     )

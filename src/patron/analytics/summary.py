@@ -50,6 +50,8 @@ def summarize(
     if not transactions.schema[at].is_temporal():
         raise InvalidInput(f"column {at!r} must hold dates or times", code="bad_time_column")
     cutoff = as_of.date() if isinstance(as_of, datetime) else as_of
+    # One sort of the log (cheap when it comes sorted, as orders read by customer and time do)
+    # makes every later step an order-keeping group-by with first/last fast paths.
     per_day = (
         transactions.lazy()
         .select(
@@ -58,15 +60,13 @@ def summarize(
             (pl.col(amount).cast(pl.Float64) if amount else pl.lit(0.0)).alias("amount"),
         )
         .filter(pl.col("day") <= cutoff)
-        .group_by("customer_id", "day")
+        .sort("customer_id", "day")
+        .group_by("customer_id", "day", maintain_order=True)
         .agg(pl.col("amount").sum())
     )
     scale = UNITS[unit]
-    # Sorted by day within each customer, so first/last are the fast paths of the group-by and
-    # the first purchase's amount needs no per-group filter.
     out = (
-        per_day.sort("customer_id", "day")
-        .group_by("customer_id")
+        per_day.group_by("customer_id", maintain_order=True)
         .agg(
             pl.col("day").first().alias("first"),
             pl.col("day").last().alias("last"),
@@ -84,6 +84,5 @@ def summarize(
             .alias("monetary"),
         )
         .select("customer_id", "frequency", "recency", "T", "monetary", "first", "last")
-        .sort("customer_id")
     )
     return out.collect()
