@@ -34,7 +34,9 @@ def cell(*values: str) -> st.SearchStrategy[str | None]:
 ROW = st.fixed_dictionaries(
     {
         "order_id": cell("A1", "A2", "订单3"),
-        "placed_at": cell("2024-03-01 10:00:00", "2024-03-01T10:00", "2024-03-01", "2024/03/01 10:00", "2024-13-01", "x"),
+        "placed_at": cell(
+            "2024-03-01 10:00:00", "2024-03-01T10:00", "2024-03-01", "2024/03/01 10:00", "2024-13-01", "x"
+        ),
         "paid_at": cell("2024-03-01 10:05:00", "2024-03-10 02:30:00"),
         "status": cell("completed", "交易成功", "COMPLETED", "weird"),
         "currency": cell("CNY", "RMB", "USD"),
@@ -64,7 +66,9 @@ def test_fast_path_agrees_with_the_exact_parser(raw_rows: list[dict[str, str | N
     rows = [(n, {k: v for k, v in r.items() if v is not None}) for n, r in enumerate(raw_rows, start=2)]
     fast, fast_errors = orders_frame.parse_frame(as_frame(rows), CTX, SHOP)
     exact, exact_errors = orders_frame.parse_chunk(rows, CTX, None)  # no shop: every row exact
-    assert fast.sort("n").to_dicts() == exact.with_columns(pl.lit(SHOP.id).alias("shop_id")).sort("n").to_dicts()
+    assert (
+        fast.sort("n").to_dicts() == exact.with_columns(pl.lit(SHOP.id).alias("shop_id")).sort("n").to_dicts()
+    )
     assert sorted((e.row, e.column, e.code) for e in fast_errors) == sorted(
         (e.row, e.column, e.code) for e in exact_errors
     )
