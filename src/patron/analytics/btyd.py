@@ -102,6 +102,9 @@ class _Histories:
         self.wx = np.bincount(self.ix, weights=w, minlength=len(self.x_values))
 
 
+LOG_BOUND = 18.0  # parameters within exp(-18) .. exp(18)
+
+
 def _maximise(neg_ll: Any, start: Array, names: tuple[str, ...]) -> Array:
     """Minimise a mean negative log-likelihood given with its gradient, over log-parameters
     (positive parameters without bounds); the parameters."""
@@ -110,6 +113,9 @@ def _maximise(neg_ll: Any, start: Array, names: tuple[str, ...]) -> Array:
         np.log(start),
         method="L-BFGS-B",
         jac=True,
+        # Small or odd data can have its maximum at infinity (no dropout at all, say): the bounds
+        # keep every parameter where the formulas stay finite instead of overflowing.
+        bounds=[(-LOG_BOUND, LOG_BOUND)] * len(start),
         options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9},
     )
     params: Array = np.exp(result.x)

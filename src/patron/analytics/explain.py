@@ -127,12 +127,12 @@ def explain(scores: pl.DataFrame, lang: str = "en") -> pl.Series:
     _check(lang)
     p = _PHRASES[lang]
     have = set(scores.columns)
-    frame = scores.with_columns(
-        pl.lit(None, dtype=pl.Float64).alias(c)
-        for c in ("days_since_last", "typical_gap_days", "purchase_probability", "horizon_days", "refunds")
-        if c not in have
-    ).with_columns(
-        pl.lit(None, dtype=pl.Utf8).alias(c) for c in ("segment", "tier", "state") if c not in have
+    numbers = ("days_since_last", "typical_gap_days", "purchase_probability", "horizon_days", "refunds")
+    words = ("segment", "tier", "state")
+    # Every input column typed, present or not (a column of nulls arrives typed Null).
+    frame = scores.select(
+        *((pl.col(c) if c in have else pl.lit(None)).cast(pl.Float64).alias(c) for c in numbers),
+        *((pl.col(c) if c in have else pl.lit(None)).cast(pl.Utf8).alias(c) for c in words),
     )
     days, gap = pl.col("days_since_last"), pl.col("typical_gap_days")
     over = p["overdue"]

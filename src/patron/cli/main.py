@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from patron.cli import admin, customers, imports
+from patron.cli import admin, customers, imports, scores
 from patron.cli._common import console, handle_errors, print_json
 
 app = typer.Typer(
@@ -23,6 +23,8 @@ app.add_typer(admin.db, name="db")
 app.add_typer(admin.shops, name="shops")
 app.add_typer(admin.users, name="users")
 app.add_typer(admin.fx, name="fx")
+app.command("analyze")(scores.analyze_command)
+app.add_typer(scores.app, name="scores")
 
 
 @app.command("generate")

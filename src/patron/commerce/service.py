@@ -326,6 +326,11 @@ def upsert_refunds(session: Session, shop: Shop, refunds: Sequence[RefundInput])
 # -- customer totals and reads ----------------------------------------------------------------
 
 
+def fx_rates(session: Session, quote: str) -> dict[str, Decimal]:
+    """The latest rate of every currency into ``quote`` (units of quote per unit)."""
+    return {k: Decimal(v) for k, v in repo.latest_rates(session, quote).items()}
+
+
 def customer_totals(
     session: Session, customer_ids: Sequence[int], reporting_currency: str
 ) -> list[dict[str, Any]]:
@@ -335,7 +340,7 @@ def customer_totals(
     rate is left out of the spend (and logged in the result's ``unconverted``) rather than
     mixed in unconverted.
     """
-    rates = {k: Decimal(v) for k, v in repo.latest_rates(session, reporting_currency).items()}
+    rates = fx_rates(session, reporting_currency)
     acc: dict[int, dict[str, Any]] = {}
     for cid, currency, count, total, last in repo.totals_by_customer(session, customer_ids):
         row = acc.setdefault(cid, {"id": cid, "orders_count": 0, "spent_minor": 0, "last_order_at": None})

@@ -30,6 +30,7 @@ from patron.models.order import (
     RefundType,
 )
 from patron.models.product import Category, Product
+from patron.models.score import CustomerScore, ScoreRun
 from patron.models.shop import Platform, Shop
 from patron.models.user import ApiKey, Role, User
 
@@ -38,6 +39,7 @@ __all__ = [
     "AuditEntry",
     "Category",
     "Customer",
+    "CustomerScore",
     "CustomerMerge",
     "CustomerTag",
     "FxRate",
@@ -58,6 +60,7 @@ __all__ = [
     "RefundStatus",
     "RefundType",
     "Role",
+    "ScoreRun",
     "SavedMapping",
     "Shop",
     "Tag",

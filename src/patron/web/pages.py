@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from patron.accounts import service as accounts
+from patron.analytics.explain import label as explain_label
 from patron.accounts.dependencies import principal
 from patron.accounts.service import Principal
 from patron.commerce import service as commerce
@@ -26,6 +27,7 @@ from patron.ingest import service as ingest
 from patron.ingest.endpoints import save_upload
 from patron.ingest.mappings import KINDS
 from patron.ingest.tasks import ImportRequest, run_import
+from patron.scoring import service as scoring
 from patron.web.i18n import LANGUAGES, label, pick_language, translate
 
 router = APIRouter(include_in_schema=False)
@@ -235,9 +237,12 @@ def customer_360(customer_id: int, request: Request, session: DB, who: WebUser) 
     # The timeline shows orders and refunds with translated statuses and formatted amounts.
     orders_by_ref = {f"order:{o.id}": o for o in view.orders}
     refunds_by_id = {r.external_id: r for r in view.refunds}
+    scores = scoring.scores_of(session, customer_id, lang=_lang(request), limit=6)
     return render(
         request,
         "customer.html",
+        scores=scores,
+        score_label=lambda key: explain_label(key, _lang(request)) if key else "—",
         v=view,
         c=view.customer,
         shops=shops,

@@ -1,0 +1,98 @@
+"""All SQL of the scoring domain: the order history the models read, runs and scores."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from patron.core import bulk
+from patron.core.time import utcnow
+from patron.models import Customer, CustomerScore, Refund, ScoreRun
+
+# Orders that are not purchases (the same set the customer stats leave out).
+NOT_PURCHASES = ("cancelled", "closed", "pending")
+
+
+def orders_before(session: Session, end: datetime) -> pl.DataFrame:
+    """customer_id, placed_at (UTC), total_minor, currency of the purchases placed before
+    ``end``, read through the driver (no ORM objects: a shop has millions)."""
+    conn = session.connection()
+    pg = conn.dialect.name == "postgresql"
+    statuses = ", ".join(f"'{s}'" for s in NOT_PURCHASES)
+    rows = conn.exec_driver_sql(
+        "SELECT customer_id, placed_at, total_minor, currency FROM orders "  # noqa: S608
+        f"WHERE customer_id IS NOT NULL AND status NOT IN ({statuses}) AND placed_at < {'%s' if pg else '?'}",
+        (end if pg else end.replace(tzinfo=None).isoformat(" ", "microseconds"),),
+    ).fetchall()
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "customer_id": pl.Int64,
+            "placed_at": pl.Datetime("us", "UTC") if pg else pl.Utf8,
+            "total_minor": pl.Int64,
+            "currency": pl.Utf8,
+        },
+        orient="row",
+    )
+    if not pg:  # SQLite keeps UTC times as naive text
+        frame = frame.with_columns(
+            pl.col("placed_at")
+            .str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us")
+            .dt.replace_time_zone("UTC")
+        )
+    return frame
+
+
+def refunds_before(session: Session, end: datetime) -> pl.DataFrame:
+    """customer_id, refunds: refunds requested before ``end`` per customer."""
+    rows = session.execute(
+        select(Refund.customer_id, func.count())
+        .where(Refund.customer_id.is_not(None), Refund.requested_at < end)
+        .group_by(Refund.customer_id)
+    ).all()
+    return pl.DataFrame(rows, schema={"customer_id": pl.Int64, "refunds": pl.Int64}, orient="row")
+
+
+def active_customer_ids(session: Session) -> pl.Series:
+    """Customers not merged into another profile."""
+    ids = session.scalars(select(Customer.id).where(Customer.merged_into_id.is_(None))).all()
+    return pl.Series("customer_id", ids, dtype=pl.Int64)
+
+
+def add_run(session: Session, run: ScoreRun) -> ScoreRun:
+    session.add(run)
+    session.flush()
+    return run
+
+
+def finish_run(session: Session, run: ScoreRun, customers: int, params: dict[str, Any]) -> None:
+    run.status, run.customers, run.params, run.finished_at = "completed", customers, params, utcnow()
+    session.flush()
+
+
+def insert_scores(session: Session, frame: pl.DataFrame) -> None:
+    bulk.insert_frame(session, CustomerScore.__table__, frame)  # type: ignore[arg-type]
+
+
+def latest_runs(session: Session, limit: int) -> list[ScoreRun]:
+    return list(session.scalars(select(ScoreRun).order_by(ScoreRun.id.desc()).limit(limit)))
+
+
+def scores_of(session: Session, customer_id: int, limit: int) -> list[tuple[CustomerScore, ScoreRun]]:
+    """The customer's scores in the completed runs, latest as-of date first."""
+    rows = session.execute(
+        select(CustomerScore, ScoreRun)
+        .join(ScoreRun, ScoreRun.id == CustomerScore.run_id)
+        .where(CustomerScore.customer_id == customer_id, ScoreRun.status == "completed")
+        .order_by(ScoreRun.as_of.desc(), ScoreRun.id.desc())
+        .limit(limit)
+    ).all()
+    return [(s, r) for s, r in rows]
+
+
+def get_run(session: Session, run_id: int) -> ScoreRun | None:
+    return session.get(ScoreRun, run_id)
