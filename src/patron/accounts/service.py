@@ -24,10 +24,10 @@ from patron.models import ApiKey, Role, User
 _hasher = PasswordHasher()
 KEY_USE_RESOLUTION = timedelta(minutes=5)
 
-SCOPES = ("customers:read", "customers:write", "customers:pii", "imports:write", "admin")
+SCOPES = ("customers:read", "customers:write", "customers:pii", "imports:write", "analytics:run", "admin")
 PERMISSIONS: dict[str, frozenset[str]] = {
     Role.admin: frozenset(SCOPES),
-    Role.analyst: frozenset({"customers:read"}),
+    Role.analyst: frozenset({"customers:read", "analytics:run"}),
     Role.marketer: frozenset({"customers:read", "customers:write"}),
     Role.agent: frozenset({"customers:read", "customers:write", "customers:pii"}),
     Role.read_only: frozenset({"customers:read"}),
