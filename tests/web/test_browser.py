@@ -7,6 +7,7 @@ Data comes in through the real importer (see ``seeded`` in conftest.py): 张三 
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import Engine, text
 
 from conftest import ADMIN, HEADER, READER, LiveApp, order_row, write_csv
+from patron.core.db import session_scope
+from patron.scoring import service as scoring
 
 pytestmark = pytest.mark.browser
 
@@ -403,10 +406,17 @@ def test_screenshots_of_the_360_page(page: Page, live_app: LiveApp, engine: Engi
     zhang = customer_id(live_app.engine, "张三")
     login(page, ADMIN)
     page.goto(f"/customers/{zhang}")
+    expect(page.locator("#scores")).to_contain_text("No scores yet")
+    with session_scope(live_app.engine) as s:
+        scoring.analyze(s, as_of=date(2024, 3, 31), currency="CNY", actor="test")
+    page.goto(f"/customers/{zhang}")
     expect(page.locator("#profile h2")).to_have_text("Profile")
+    expect(page.locator("#scores h2")).to_contain_text("as of 2024-03-31")
+    expect(page.locator("#scores .explanation")).to_contain_text("days ago")
     shoot(page, "customer-360-en.png", folder)
     page.click("#lang-switch")
     expect(page.locator("#profile h2")).to_have_text("基本信息")
+    expect(page.locator("#scores .explanation")).to_contain_text("天前")
     shoot(page, "customer-360-zh.png", folder)
 
 
