@@ -13,9 +13,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from patron.accounts import service as accounts
-from patron.analytics.explain import label as explain_label
 from patron.accounts.dependencies import principal
 from patron.accounts.service import Principal
+from patron.analytics.explain import label as explain_label
 from patron.commerce import service as commerce
 from patron.core.deps import DB
 from patron.core.errors import NotAuthenticated, PatronError
