@@ -124,7 +124,69 @@ def _maximise(neg_ll: Any, start: Array, names: tuple[str, ...]) -> Array:
     return params
 
 
-class BetaGeoModel(Estimator):
+class PurchaseModel(Estimator):
+    """What the purchase models share: input checks and CLV from their per-history discounted
+    expected purchases (:meth:`_discounted_purchases`)."""
+
+    def _summary(self, frequency: Any, recency: Any, T: Any) -> tuple[Array, Array, Array]:
+        self.check_fitted()
+        v = _arrays(frequency=frequency, recency=recency, T=T)
+        _check_summary(v["frequency"], v["recency"], v["T"])
+        return v["frequency"], v["recency"], v["T"]
+
+    def _discounted_purchases(
+        self, x: Array, t_x: Array, T: Array, months: int, month_length: float, discount_rate: float
+    ) -> Array:
+        raise NotImplementedError
+
+    @staticmethod
+    def _check_clv_args(months: int, month_length: float, discount_rate: float) -> None:
+        if months < 0 or discount_rate <= -1 or month_length <= 0:
+            raise InvalidInput("months >= 0, month_length > 0 and discount_rate > -1", code="bad_parameter")
+
+    def clv(
+        self,
+        spend: Any,
+        frequency: Any,
+        recency: Any,
+        T: Any,
+        *,
+        months: int = 12,
+        month_length: float = 30.0,
+        discount_rate: float = 0.01,
+    ) -> Array:
+        """Discounted value of the next ``months`` months: for each month m, the expected
+        purchases in month m times ``spend`` (expected value per purchase, e.g. from
+        :class:`GammaGammaModel`), discounted by ``(1 + discount_rate) ** m`` (a monthly rate,
+        as in ``lifetimes``). ``month_length`` is in the model's time unit (30 for days,
+        30/7 for weeks). The expectation is evaluated once per unique history and month."""
+        self._check_clv_args(months, month_length, discount_rate)
+        x, t_x, age = self._summary(frequency, recency, T)
+        money = np.asarray(spend, dtype=np.float64)
+        if money.shape != x.shape or np.any(money < 0) or not np.all(np.isfinite(money)):
+            raise InvalidInput("spend must be one finite value >= 0 per customer", code="bad_summary")
+        (ux, ut, uT), _, inverse = unique_histories(x, t_x, age)
+        return money * self._discounted_purchases(ux, ut, uT, months, month_length, discount_rate)[inverse]
+
+    def discounted_purchases(
+        self,
+        frequency: Any,
+        recency: Any,
+        T: Any,
+        *,
+        months: int = 12,
+        month_length: float = 30.0,
+        discount_rate: float = 0.01,
+    ) -> Array:
+        """:meth:`clv` per unit of spend, per history: for histories already grouped (the
+        scoring run computes it once per unique history and multiplies by each customer's
+        expected spend)."""
+        self._check_clv_args(months, month_length, discount_rate)
+        x, t_x, age = self._summary(frequency, recency, T)
+        return self._discounted_purchases(x, t_x, age, months, month_length, discount_rate)
+
+
+class BetaGeoModel(PurchaseModel):
     """BG/NBD. ``penalizer`` adds an L2 penalty on the parameters (0 = plain maximum
     likelihood, which reproduces the published estimates)."""
 
@@ -219,12 +281,6 @@ class BetaGeoModel(Estimator):
         self.n_customers_ = round(hist.total)
         return self
 
-    def _summary(self, frequency: Any, recency: Any, T: Any) -> tuple[Array, Array, Array]:
-        self.check_fitted()
-        v = _arrays(frequency=frequency, recency=recency, T=T)
-        _check_summary(v["frequency"], v["recency"], v["T"])
-        return v["frequency"], v["recency"], v["T"]
-
     def _log_dropout_odds(self, x: Array, t_x: Array, T: Array) -> Array:
         """log of a/(b+x-1) * ((alpha+T)/(alpha+t_x))^(r+x) for x > 0, -inf for x = 0."""
         r, alpha, a, b = self.r_, self.alpha_, self.a_, self.b_
@@ -279,49 +335,6 @@ class BetaGeoModel(Estimator):
         (posterior rate Gamma(r+x, alpha+T)): (alpha+T)(2^(1/(r+x)) - 1)."""
         x, _, age = self._summary(frequency, recency, T)
         return (self.alpha_ + age) * np.expm1(np.log(2.0) / (self.r_ + x))  # type: ignore[no-any-return]
-
-    def clv(
-        self,
-        spend: Any,
-        frequency: Any,
-        recency: Any,
-        T: Any,
-        *,
-        months: int = 12,
-        month_length: float = 30.0,
-        discount_rate: float = 0.01,
-    ) -> Array:
-        """Discounted value of the next ``months`` months: for each month m, the expected
-        purchases in month m times ``spend`` (expected value per purchase, e.g. from
-        :class:`GammaGammaModel`), discounted by ``(1 + discount_rate) ** m`` (a monthly rate,
-        as in ``lifetimes``). ``month_length`` is in the model's time unit (30 for days,
-        30/7 for weeks). The expectation is evaluated once per unique history and month."""
-        if months < 0 or discount_rate <= -1 or month_length <= 0:
-            raise InvalidInput("months >= 0, month_length > 0 and discount_rate > -1", code="bad_parameter")
-        x, t_x, age = self._summary(frequency, recency, T)
-        money = np.asarray(spend, dtype=np.float64)
-        if money.shape != x.shape or np.any(money < 0) or not np.all(np.isfinite(money)):
-            raise InvalidInput("spend must be one finite value >= 0 per customer", code="bad_summary")
-        (ux, ut, uT), _, inverse = unique_histories(x, t_x, age)
-        return money * self._discounted_purchases(ux, ut, uT, months, month_length, discount_rate)[inverse]
-
-    def discounted_purchases(
-        self,
-        frequency: Any,
-        recency: Any,
-        T: Any,
-        *,
-        months: int = 12,
-        month_length: float = 30.0,
-        discount_rate: float = 0.01,
-    ) -> Array:
-        """:meth:`clv` per unit of spend, per history: for histories already grouped (the
-        scoring run computes it once per unique history and multiplies by each customer's
-        expected spend)."""
-        if months < 0 or discount_rate <= -1 or month_length <= 0:
-            raise InvalidInput("months >= 0, month_length > 0 and discount_rate > -1", code="bad_parameter")
-        x, t_x, age = self._summary(frequency, recency, T)
-        return self._discounted_purchases(x, t_x, age, months, month_length, discount_rate)
 
     def _discounted_purchases(
         self, x: Array, t_x: Array, T: Array, months: int, month_length: float, discount_rate: float

@@ -45,8 +45,14 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import expit, gammaln, hyp2f1
 
-from patron.analytics.base import Estimator
-from patron.analytics.btyd import FitFailed, _arrays, _check_summary, _maximise, unique_histories
+from patron.analytics.btyd import (
+    FitFailed,
+    PurchaseModel,
+    _arrays,
+    _check_summary,
+    _maximise,
+    unique_histories,
+)
 from patron.core.errors import InvalidInput
 
 Array = npt.NDArray[np.float64]
@@ -200,7 +206,7 @@ class _Pairs:
         self.x, self.T, self.w, self.total = x, T, w, float(w.sum())
 
 
-class ParetoNBDModel(Estimator):
+class ParetoNBDModel(PurchaseModel):
     """Pareto/NBD. ``penalizer`` adds an L2 penalty on the parameters (0 = plain maximum
     likelihood, which reproduces the published estimates)."""
 
@@ -337,49 +343,6 @@ class ParetoNBDModel(Estimator):
         )
         log_buy_if_alive = np.log(r + x) + log_first + (r + x) * np.log(alpha + age) + s * np.log(beta + age)
         return np.exp(self._log_alive(x, t_x, age) + np.minimum(log_buy_if_alive, 0.0))
-
-    def clv(
-        self,
-        spend: Any,
-        frequency: Any,
-        recency: Any,
-        T: Any,
-        *,
-        months: int = 12,
-        month_length: float = 30.0,
-        discount_rate: float = 0.01,
-    ) -> Array:
-        """Discounted value of the next ``months`` months, with the semantics of
-        :meth:`BetaGeoModel.clv <patron.analytics.btyd.BetaGeoModel.clv>`: per month m, the
-        expected purchases in month m times ``spend``, discounted by ``(1 + discount_rate) ** m``
-        (monthly); ``month_length`` in the model's time unit."""
-        self._check_clv_args(months, month_length, discount_rate)
-        x, t_x, age = self._summary(frequency, recency, T)
-        money = np.asarray(spend, dtype=np.float64)
-        if money.shape != x.shape or np.any(money < 0) or not np.all(np.isfinite(money)):
-            raise InvalidInput("spend must be one finite value >= 0 per customer", code="bad_summary")
-        (ux, ut, uT), _, inverse = unique_histories(x, t_x, age)
-        return money * self._discounted_purchases(ux, ut, uT, months, month_length, discount_rate)[inverse]
-
-    def discounted_purchases(
-        self,
-        frequency: Any,
-        recency: Any,
-        T: Any,
-        *,
-        months: int = 12,
-        month_length: float = 30.0,
-        discount_rate: float = 0.01,
-    ) -> Array:
-        """:meth:`clv` per unit of spend, per history (for histories already grouped)."""
-        self._check_clv_args(months, month_length, discount_rate)
-        x, t_x, age = self._summary(frequency, recency, T)
-        return self._discounted_purchases(x, t_x, age, months, month_length, discount_rate)
-
-    @staticmethod
-    def _check_clv_args(months: int, month_length: float, discount_rate: float) -> None:
-        if months < 0 or discount_rate <= -1 or month_length <= 0:
-            raise InvalidInput("months >= 0, month_length > 0 and discount_rate > -1", code="bad_parameter")
 
     def _discounted_purchases(
         self, x: Array, t_x: Array, T: Array, months: int, month_length: float, discount_rate: float
