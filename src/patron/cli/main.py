@@ -65,12 +65,15 @@ def demo(
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Migrate, generate the demo shop, import it through the real importers, then serve the UI."""
+    """Migrate, generate the demo shop, import it through the real importers, score every
+    customer, then serve the UI."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from patron.core.db import get_engine
+    from patron.core.db import get_engine, session_scope
     from patron.core.migrate import upgrade
+    from patron.core.settings import get_settings
     from patron.demo.load import DEMO_ADMIN, load
+    from patron.scoring import service as scoring
 
     engine = get_engine()
     upgrade(engine)
@@ -97,6 +100,12 @@ def demo(
             f"{s.file:28} {s.status:9} {s.rows_read:>9,} rows  +{s.inserted:,} ~{s.updated:,} "
             f"={s.unchanged:,}  quarantined {s.quarantined:,} {('(' + codes + ')') if codes else ''}"
         )
+    with console.status("scoring customers…"), session_scope(engine) as session:
+        run = scoring.analyze(session, currency=get_settings().reporting_currency, actor="demo")
+        scored, notes = run.customers, run.params.get("notes", [])
+    console.print(f"scored {scored:,} customers: segments, tiers, lifecycle, churn risk, CLV")
+    for note in notes:
+        console.print(f"[yellow]note[/] {note}")
     console.print(f"\n[bold]Log in at http://127.0.0.1:8000 as {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}[/]")
     if serve_after:
         serve()
