@@ -144,3 +144,26 @@ def test_unknown_run_is_not_found(engine: Engine) -> None:
     with session_scope(engine) as s, pytest.raises(NotFound) as err:
         service.get_run(s, 999)
     assert err.value.code == "score_run_not_found"
+
+
+def test_dashboard_of_the_latest_run(scored: Engine) -> None:
+    with session_scope(scored) as s:
+        assert service.dashboard(s) is None
+    analyze(scored, date(2024, 3, 31))
+    analyze(scored, date(2024, 6, 30))
+    with session_scope(scored) as s:
+        d = service.dashboard(s, lang="zh")
+        assert d is not None
+        assert (d["run"].as_of, d["previous"].as_of) == (date(2024, 6, 30), date(2024, 3, 31))
+        buyers = table_rows(
+            scored, f"SELECT count(*) FROM customer_scores WHERE run_id = {d['run'].id} AND orders > 0"
+        )[0][0]
+        assert sum(n for n, _ in d["grid"].values()) == buyers
+        assert sum(n for _, n, _ in d["segments"]) == 3 + OTHERS  # prospects under None
+        assert all(a != b for a, b, _ in d["movements"])
+        clv = [row["clv_minor"] for row in d["top_clv"]]
+        assert clv == sorted(clv, reverse=True)
+        assert {row["tier"] for row in d["at_risk"]} <= {"high_value", "potential"}
+        risk = [row["purchase_probability"] for row in d["at_risk"]]
+        assert risk == sorted(risk)
+        assert all("天" in row["explanation"] for row in d["at_risk"])

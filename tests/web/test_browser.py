@@ -442,3 +442,36 @@ def test_customer_list_fits_a_phone(page: Page, live_app: LiveApp, engine: Engin
         assert box["x"] + box["width"] <= 390, (selector, box)
     if engine.dialect.name == "sqlite":
         shoot(page, f"customers-phone-{lang}.png")
+
+
+def test_analytics_page_runs_and_shows_the_scores(
+    page: Page, live_app: LiveApp, engine: Engine, tmp_path: Path
+) -> None:
+    folder = SCREENSHOTS if engine.dialect.name == "sqlite" else tmp_path
+    login(page, ADMIN)
+    page.goto("/analytics")
+    expect(page.locator("#no-run")).to_be_visible()
+    page.click("#run-analysis")
+    expect(page.locator("#run-info")).to_contain_text("customers")
+    expect(page.locator("#rfm-grid table.heat tbody tr")).to_have_count(5)
+    expect(page.locator("#segments tbody tr").first).to_be_visible()
+    # Every customer in the tables links to their 360 page.
+    first = page.locator("#top-clv tbody a").first
+    if first.count():
+        href = first.get_attribute("href")
+        assert href is not None
+        assert re.fullmatch(r"/customers/\d+", href)
+    shoot(page, "analytics-en.png", folder)
+    page.click("#lang-switch")
+    expect(page.locator("h1")).to_have_text("客户分析")
+    shoot(page, "analytics-zh.png", folder)
+
+
+def test_read_only_user_cannot_run_an_analysis(page: Page, live_app: LiveApp) -> None:
+    login(page, READER)
+    page.goto("/analytics")
+    expect(page.locator("#run-analysis")).to_have_count(0)
+    status = page.evaluate("fetch('/analytics/run', {method: 'POST'}).then(r => r.status)")
+    assert status == 403
+    with live_app.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM score_runs")).scalar_one() == 0

@@ -96,3 +96,77 @@ def scores_of(session: Session, customer_id: int, limit: int) -> list[tuple[Cust
 
 def get_run(session: Session, run_id: int) -> ScoreRun | None:
     return session.get(ScoreRun, run_id)
+
+
+# -- the analytics dashboard: aggregates over one run ------------------------------------------
+
+
+def latest_completed_runs(session: Session, limit: int = 2) -> list[ScoreRun]:
+    return list(
+        session.scalars(
+            select(ScoreRun)
+            .where(ScoreRun.status == "completed")
+            .order_by(ScoreRun.as_of.desc(), ScoreRun.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def rfm_grid(session: Session, run_id: int) -> list[tuple[int, int, int, int]]:
+    """(r_score, f_score, customers, spent_minor) of the run's scored buyers."""
+    rows = session.execute(
+        select(
+            CustomerScore.r_score,
+            CustomerScore.f_score,
+            func.count(),
+            func.coalesce(func.sum(CustomerScore.spent_minor), 0),
+        )
+        .where(CustomerScore.run_id == run_id, CustomerScore.r_score.is_not(None))
+        .group_by(CustomerScore.r_score, CustomerScore.f_score)
+    )
+    return [(int(r or 0), int(f or 0), int(n), int(m)) for r, f, n, m in rows]
+
+
+def counts_by(session: Session, run_id: int, column: str) -> list[tuple[str | None, int, int | None]]:
+    """(value, customers, clv_minor) per value of a score column (segment, tier, state); the CLV
+    is None when the run could not value anyone in the group."""
+    col = getattr(CustomerScore, column)
+    rows = session.execute(
+        select(col, func.count(), func.sum(CustomerScore.clv_minor))
+        .where(CustomerScore.run_id == run_id)
+        .group_by(col)
+    )
+    return [(v, int(n), None if c is None else int(c)) for v, n, c in rows]
+
+
+def movements(
+    session: Session, before: int, after: int, column: str
+) -> list[tuple[str | None, str | None, int]]:
+    """(value in ``before``, value in ``after``, customers) for customers scored in both runs."""
+    a, b = CustomerScore.__table__.alias("a"), CustomerScore.__table__.alias("b")
+    rows = session.execute(
+        select(a.c[column], b.c[column], func.count())
+        .join(b, (a.c.customer_id == b.c.customer_id) & (b.c.run_id == after))
+        .where(a.c.run_id == before)
+        .group_by(a.c[column], b.c[column])
+    )
+    return [(x, y, int(n)) for x, y, n in rows]
+
+
+def top_scores(
+    session: Session, run_id: int, order: str, limit: int, tiers: tuple[str, ...] = ()
+) -> list[tuple[CustomerScore, str | None]]:
+    """Scores of the run with the customer's name: by CLV (highest first) or by purchase
+    probability (lowest first, the customers most at risk) among ``tiers``."""
+    q = (
+        select(CustomerScore, Customer.name)
+        .join(Customer, Customer.id == CustomerScore.customer_id)
+        .where(CustomerScore.run_id == run_id)
+    )
+    if order == "clv":
+        q = q.where(CustomerScore.clv_minor.is_not(None)).order_by(CustomerScore.clv_minor.desc())
+    else:
+        q = q.where(CustomerScore.purchase_probability.is_not(None), CustomerScore.tier.in_(tiers)).order_by(
+            CustomerScore.purchase_probability.asc()
+        )
+    return [(s, n) for s, n in session.execute(q.limit(limit))]

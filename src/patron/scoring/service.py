@@ -259,3 +259,43 @@ def get_run(session: Session, run_id: int) -> ScoreRun:
     if run is None:
         raise NotFound(f"scoring run {run_id} not found", code="score_run_not_found")
     return run
+
+
+def dashboard(session: Session, *, lang: str = "en", top: int = 15) -> dict[str, Any] | None:
+    """What the analytics page shows for the latest run (None before the first run): the RFM
+    grid, segment, tier and state sizes, movements since the run before, the most valuable
+    customers and the valuable customers most likely to be lost, with explanations."""
+    runs = repo.latest_completed_runs(session, 2)
+    if not runs:
+        return None
+    run = runs[0]
+    grid = {(r, f): (n, m) for r, f, n, m in repo.rfm_grid(session, run.id)}
+    out: dict[str, Any] = {
+        "run": run,
+        "previous": runs[1] if len(runs) > 1 else None,
+        "grid": grid,
+        "grid_max": max((n for n, _ in grid.values()), default=0),
+        "segments": sorted(repo.counts_by(session, run.id, "segment"), key=lambda t: -t[1]),
+        "tiers": repo.counts_by(session, run.id, "tier"),
+        "states": sorted(repo.counts_by(session, run.id, "state"), key=lambda t: -t[1]),
+        "movements": (
+            [m for m in repo.movements(session, runs[1].id, run.id, "segment") if m[0] != m[1]]
+            if len(runs) > 1
+            else []
+        ),
+    }
+    for key, rows in (
+        ("top_clv", repo.top_scores(session, run.id, "clv", top)),
+        ("at_risk", repo.top_scores(session, run.id, "risk", top, tiers=("high_value", "potential"))),
+    ):
+        items = []
+        for score, name in rows:
+            values = {c.name: getattr(score, c.name) for c in CustomerScore.__table__.columns}
+            items.append(values | {"name": name, "horizon_days": PURCHASE_HORIZON_DAYS})
+        if items:
+            texts = explain(pl.DataFrame(items, infer_schema_length=None), lang).to_list()
+            for item, text in zip(items, texts, strict=True):
+                item["explanation"] = text
+        out[key] = sorted(items, key=lambda i: -(i["clv_minor"] or 0)) if key == "top_clv" else items
+    out["movements"].sort(key=lambda m: -m[2])
+    return out

@@ -149,6 +149,26 @@ def overview(request: Request, session: DB, who: WebUser) -> Response:
     )
 
 
+@router.get("/analytics")
+def analytics_page(request: Request, session: DB, who: WebUser) -> Response:
+    who.require("customers:read")
+    lang = _lang(request)
+    return render(
+        request,
+        "analytics.html",
+        d=scoring.dashboard(session, lang=lang),
+        score_label=lambda key: explain_label(key, lang) if key else "—",
+        can_run=who.can("analytics:run"),
+    )
+
+
+@router.post("/analytics/run")
+def run_analysis(request: Request, session: DB, who: WebUser) -> Response:
+    who.require("analytics:run")
+    scoring.analyze(session, currency=request.app.state.settings.reporting_currency, actor=who.actor)
+    return RedirectResponse("/analytics", status_code=303)
+
+
 @router.get("/customers")
 def customer_list(
     request: Request,
