@@ -167,3 +167,10 @@ def test_dashboard_of_the_latest_run(scored: Engine) -> None:
         risk = [row["purchase_probability"] for row in d["at_risk"]]
         assert risk == sorted(risk)
         assert all("天" in row["explanation"] for row in d["at_risk"])
+
+
+def test_an_empty_shop_scores_nobody_without_failing(engine: Engine) -> None:
+    with session_scope(engine) as s:
+        run = service.analyze(s, as_of=date(2024, 6, 30), currency="CNY", actor="test")
+        assert (run.status, run.customers) == ("completed", 0)
+    assert table_rows(engine, "SELECT count(*) FROM customer_scores") == [(0,)]

@@ -197,20 +197,16 @@ def _lifecycle(
 
 
 def _score_rows(scores: pl.DataFrame, run_id: int) -> pl.DataFrame:
+    """The ``customer_scores`` rows; model columns a run could not compute are null."""
+
     def col(name: str, dtype: Any) -> pl.Expr:
         return (pl.col(name) if name in scores.columns else pl.lit(None)).cast(dtype).alias(name)
 
     return scores.select(
         pl.lit(run_id, dtype=pl.Int64).alias("run_id"),
         "customer_id",
-        pl.col("orders").fill_null(0).cast(pl.Int32).alias("orders")
-        if "orders" in scores.columns
-        else pl.lit(0).alias("orders"),
-        (
-            pl.col("spent").fill_null(0.0).round(0).cast(pl.Int64)
-            if "spent" in scores.columns
-            else pl.lit(0, dtype=pl.Int64)
-        ).alias("spent_minor"),
+        pl.col("orders").fill_null(0).cast(pl.Int32),
+        pl.col("spent").fill_null(0.0).round(0).cast(pl.Int64).alias("spent_minor"),
         col("days_since_last", pl.Int32),
         col("typical_gap_days", pl.Float64),
         pl.col("refunds").fill_null(0).cast(pl.Int32),
