@@ -164,6 +164,17 @@ def write_csv(
     return path
 
 
+def api_key(engine: Engine, role: str, scopes: list[str]) -> dict[str, str]:
+    """The Authorization header of a new user with ``role`` holding an API key with ``scopes``."""
+    from patron.accounts import service as accounts
+    from patron.core.db import session_scope
+
+    with session_scope(engine) as s:
+        user = accounts.create_user(s, email=f"{role}@x.test", name=role, password="password1", role=role)
+        token = accounts.create_api_key(s, user, "test", scopes)
+    return {"Authorization": f"Bearer {token}"}
+
+
 def table_rows(engine: Engine, sql: str) -> list[tuple[object, ...]]:
     with engine.connect() as conn:
         return [tuple(r) for r in conn.execute(text(sql))]

@@ -9,10 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from conftest import table_rows, write_csv
-from patron.accounts import service as accounts
+from conftest import api_key, table_rows, write_csv
 from patron.api.app import create_app
-from patron.core.db import session_scope
 from patron.core.settings import Settings
 from patron.ingest.tasks import ImportRequest, run_import
 
@@ -36,11 +34,7 @@ def client(engine: Engine, shops: object, tmp_path: Path) -> Iterator[TestClient
         yield c
 
 
-def key(engine: Engine, role: str, scopes: list[str]) -> dict[str, str]:
-    with session_scope(engine) as s:
-        user = accounts.create_user(s, email=f"{role}@x.test", name=role, password="password1", role=role)
-        token = accounts.create_api_key(s, user, "test", scopes)
-    return {"Authorization": f"Bearer {token}"}
+key = api_key
 
 
 def test_analyst_runs_an_analysis_and_reads_scores(client: TestClient, engine: Engine) -> None:

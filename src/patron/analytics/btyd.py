@@ -124,7 +124,20 @@ def _maximise(neg_ll: Any, start: Array, names: tuple[str, ...]) -> Array:
     return params
 
 
-class PurchaseModel(Estimator):
+class Penalized(Estimator):
+    """Models fitted by (optionally penalised) maximum likelihood: ``penalizer`` adds an L2
+    penalty on the parameters to the mean negative log-likelihood (0 = plain maximum likelihood,
+    which reproduces the published estimates)."""
+
+    params: ClassVar[tuple[str, ...]] = ("penalizer",)
+
+    def __init__(self, penalizer: float = 0.0) -> None:
+        if penalizer < 0:
+            raise InvalidInput("penalizer must be >= 0", code="bad_parameter")
+        self.penalizer = penalizer
+
+
+class PurchaseModel(Penalized):
     """What the purchase models share: input checks and CLV from their per-history discounted
     expected purchases (:meth:`_discounted_purchases`)."""
 
@@ -187,16 +200,9 @@ class PurchaseModel(Estimator):
 
 
 class BetaGeoModel(PurchaseModel):
-    """BG/NBD. ``penalizer`` adds an L2 penalty on the parameters (0 = plain maximum
-    likelihood, which reproduces the published estimates)."""
+    """BG/NBD (Fader, Hardie & Lee 2005)."""
 
-    params: ClassVar[tuple[str, ...]] = ("penalizer",)
     fitted: ClassVar[tuple[str, ...]] = ("r_", "alpha_", "a_", "b_", "log_likelihood_", "n_customers_")
-
-    def __init__(self, penalizer: float = 0.0) -> None:
-        if penalizer < 0:
-            raise InvalidInput("penalizer must be >= 0", code="bad_parameter")
-        self.penalizer = penalizer
 
     @staticmethod
     def log_likelihood(r: float, alpha: float, a: float, b: float, x: Array, t_x: Array, T: Array) -> Array:
@@ -381,17 +387,11 @@ class BetaGeoModel(PurchaseModel):
         }
 
 
-class GammaGammaModel(Estimator):
+class GammaGammaModel(Penalized):
     """Gamma-Gamma spend model, fitted on customers with at least one repeat purchase (their
     repeat count and mean repeat spend). Assumes spend independent of purchase frequency."""
 
-    params: ClassVar[tuple[str, ...]] = ("penalizer",)
     fitted: ClassVar[tuple[str, ...]] = ("p_", "q_", "v_", "log_likelihood_", "n_customers_")
-
-    def __init__(self, penalizer: float = 0.0) -> None:
-        if penalizer < 0:
-            raise InvalidInput("penalizer must be >= 0", code="bad_parameter")
-        self.penalizer = penalizer
 
     @staticmethod
     def log_likelihood(p: float, q: float, v: float, x: Array, m: Array) -> Array:

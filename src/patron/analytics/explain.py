@@ -17,23 +17,14 @@ from typing import TypedDict
 
 import polars as pl
 
+from patron.analytics.rfm import SEGMENT_LABELS
 from patron.core.errors import InvalidInput
 
 LANGUAGES = ("en", "zh")
 
 LABELS: dict[str, dict[str, str]] = {
     "en": {
-        "champions": "Champions",
-        "loyal": "Loyal",
-        "potential_loyalist": "Potential Loyalist",
-        "new": "New",
-        "promising": "Promising",
-        "need_attention": "Need Attention",
-        "about_to_sleep": "About to Sleep",
-        "at_risk": "At Risk",
-        "cant_lose": "Can't Lose",
-        "hibernating": "Hibernating",
-        "lost": "Lost",
+        **SEGMENT_LABELS,
         "high_value": "high value",
         "potential": "potential",
         "general": "general",

@@ -207,16 +207,9 @@ class _Pairs:
 
 
 class ParetoNBDModel(PurchaseModel):
-    """Pareto/NBD. ``penalizer`` adds an L2 penalty on the parameters (0 = plain maximum
-    likelihood, which reproduces the published estimates)."""
+    """Pareto/NBD (Schmittlein, Morrison & Colombo 1987)."""
 
-    params: ClassVar[tuple[str, ...]] = ("penalizer",)
     fitted: ClassVar[tuple[str, ...]] = ("r_", "alpha_", "s_", "beta_", "log_likelihood_", "n_customers_")
-
-    def __init__(self, penalizer: float = 0.0) -> None:
-        if penalizer < 0:
-            raise InvalidInput("penalizer must be >= 0", code="bad_parameter")
-        self.penalizer = penalizer
 
     @staticmethod
     def _log_terms(
