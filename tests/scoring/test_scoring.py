@@ -167,6 +167,22 @@ def test_dashboard_of_the_latest_run(scored: Engine) -> None:
         risk = [row["purchase_probability"] for row in d["at_risk"]]
         assert risk == sorted(risk)
         assert all("天" in row["explanation"] for row in d["at_risk"])
+        kpis = d["kpis"]
+    # The 12 months to 2024-06-30 hold every completed order; the USD one counts at 7.1.
+    (n, cny), (usd,) = (
+        table_rows(scored, "SELECT count(*), sum(total_minor) FROM orders WHERE status = 'completed'")[0],
+        table_rows(scored, "SELECT sum(total_minor) FROM orders WHERE currency = 'USD'")[0],
+    )
+    revenue = int(cny) - int(usd) + round(int(usd) * 7.1)
+    assert (kpis["current"]["orders"], kpis["current"]["revenue_minor"]) == (n, revenue)
+    assert kpis["current"]["aov_minor"] == round(revenue / n)
+    assert kpis["previous"] == {
+        "orders": 0,
+        "revenue_minor": 0,
+        "aov_minor": None,
+        "frequency": None,
+        "repurchase_rate": None,
+    }
 
 
 def test_an_empty_shop_scores_nobody_without_failing(engine: Engine) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy.orm import Session
 
+from patron.analytics import kpis
 from patron.analytics.clv import score_clv
 from patron.analytics.explain import explain
 from patron.analytics.lifecycle import LifecycleModel
@@ -294,4 +295,27 @@ def dashboard(session: Session, *, lang: str = "en", top: int = 15) -> dict[str,
                 item["explanation"] = text
         out[key] = sorted(items, key=lambda i: -(i["clv_minor"] or 0)) if key == "top_clv" else items
     out["movements"].sort(key=lambda m: -m[2])
+    out["kpis"] = _kpis(session, run.as_of, run.reporting_currency)
     return out
+
+
+def _kpis(session: Session, as_of: date, currency: str) -> dict[str, Any]:
+    """KPI cards: the 12 months to the as-of date against the 12 months before."""
+    orders = _purchases(session, as_of, currency).filter(pl.col("amount").is_not_null())
+    end = as_of + timedelta(days=1)
+    cards: dict[str, Any] = {}
+    for name, start, stop in (
+        ("current", end - timedelta(days=365), end),
+        ("previous", end - timedelta(days=730), end - timedelta(days=365)),
+    ):
+        a = kpis.aov(orders, start, stop)
+        f = kpis.purchase_frequency(orders, start, stop)
+        r = kpis.repurchase_rate(orders, start, stop)
+        cards[name] = {
+            "orders": int(a["orders"][0]) if a.height else 0,
+            "revenue_minor": round(float(a["revenue"][0])) if a.height else 0,
+            "aov_minor": round(float(a["aov"][0])) if a.height else None,
+            "frequency": float(f["purchase_frequency"][0]) if f.height else None,
+            "repurchase_rate": float(r["repurchase_rate"][0]) if r.height else None,
+        }
+    return cards
