@@ -56,6 +56,11 @@ def test_analyst_runs_an_analysis_and_reads_scores(client: TestClient, engine: E
         30.0,
     )
     assert score["clv_minor"] is None
+    assert score["churn_risk"] is None
+    assert (
+        run["params"]["notes"][1]
+        == "churn model not trained: no customer bought on or before the cutoff 2023-12-02"
+    )
     assert score["explanation"].startswith("最近一次下单在 26 天前")
     assert [x["id"] for x in client.get("/api/v1/score-runs", headers=h).json()] == [run["id"]]
 

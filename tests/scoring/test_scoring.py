@@ -87,6 +87,8 @@ def test_hand_computed_figures(scored: Engine) -> None:
     assert params["notes"] == ["the plain fit degenerated on this data: fitted with an L2 penalty of 0.001"]
     assert params["penalizer"] == 0.001
     assert set(params["bgnbd"]) == {"r", "alpha", "a", "b", "log_likelihood"}
+    assert params["churn"]["model"] == "logistic"
+    assert params["churn"]["trained_on"] >= 50
     (c1,) = score(scored, "c1")
     assert (c1["orders"], c1["spent_minor"], c1["days_since_last"], c1["typical_gap_days"]) == (
         3,
@@ -95,7 +97,9 @@ def test_hand_computed_figures(scored: Engine) -> None:
         60.0,
     )
     assert c1["as_of"] == date(2024, 6, 30)
+    assert 0 <= c1["churn_risk"] <= 1
     (c2,) = score(scored, "c2")  # only a cancelled order: a prospect
+    assert c2["churn_risk"] is None
     assert (c2["orders"], c2["spent_minor"], c2["state"], c2["segment"], c2["clv_minor"]) == (
         0,
         0,

@@ -52,6 +52,8 @@ class CustomerScore(Base):
     state: Mapped[str] = mapped_column(String(20))
     probability_alive: Mapped[float | None] = mapped_column(Float)
     purchase_probability: Mapped[float | None] = mapped_column(Float)  # in the next 90 days
+    # P(no purchase in the next 90 days) from the backtested classifier.
+    churn_risk: Mapped[float | None] = mapped_column(Float)
     expected_purchases: Mapped[float | None] = mapped_column(Float)  # in the next 365 days
     clv_minor: Mapped[int | None] = mapped_column(BigInteger)  # 12 months, reporting currency
 

@@ -44,6 +44,7 @@ class CustomerScoreOut(BaseModel):
     state: str
     probability_alive: float | None
     purchase_probability: float | None
+    churn_risk: float | None
     horizon_days: int
     expected_purchases: float | None
     clv_minor: int | None

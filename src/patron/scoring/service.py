@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy.orm import Session
 
-from patron.analytics import kpis
+from patron.analytics import churn, kpis
 from patron.analytics.clv import score_clv
 from patron.analytics.explain import explain
 from patron.analytics.lifecycle import LifecycleModel
@@ -95,6 +95,7 @@ def analyze(session: Session, *, as_of: date | None = None, currency: str, actor
     )
     if not history.is_empty():
         buyers = buyers.join(_model_scores(purchases, as_of, params, notes), on="customer_id", how="left")
+        buyers = buyers.join(_churn(purchases, as_of, params, notes), on="customer_id", how="left")
         buyers = buyers.join(_rfm(history, params), on="customer_id", how="left")
         buyers = buyers.join(_tiers(buyers, params, notes), on="customer_id", how="left")
     everyone = repo.active_customer_ids(session).to_frame()
@@ -143,6 +144,39 @@ def _model_scores(
         pl.Series("expected_purchases", bg.expected_purchases(365.0, x, t_x, age)),
         pl.col("clv"),
     )
+
+
+#: The classifier needs both outcomes among enough customers to learn anything.
+MIN_CHURN_TRAINING = 50
+
+
+def _churn(purchases: pl.DataFrame, as_of: date, params: dict[str, Any], notes: list[str]) -> pl.DataFrame:
+    """Churn risk from a classifier trained by backtest: features as of ``as_of`` minus the
+    horizon, labelled by whether the customer bought in the horizon up to ``as_of``."""
+    known = purchases.with_columns(pl.col("amount").fill_null(0.0))
+    empty = pl.DataFrame(schema={"customer_id": pl.Int64, "churn_risk": pl.Float64})
+    try:
+        train = churn.backtest_frame(
+            known, as_of - timedelta(days=PURCHASE_HORIZON_DAYS), PURCHASE_HORIZON_DAYS
+        )
+    except InvalidInput as exc:
+        notes.append(f"churn model not trained: {exc.message}")
+        return empty
+    label = train["churned"]
+    if train.height < MIN_CHURN_TRAINING or label.n_unique() < 2:
+        notes.append(
+            f"churn model not trained: {train.height} customers had history {PURCHASE_HORIZON_DAYS} days "
+            f"before (at least {MIN_CHURN_TRAINING}, both churned and retained, are needed)"
+        )
+        return empty
+    model = churn.ChurnModel("logistic").fit(train, label)
+    features = churn.churn_features(known, as_of)
+    params["churn"] = {
+        "model": "logistic",
+        "trained_on": train.height,
+        "base_rate": float(label.cast(pl.Float64).to_numpy().mean()),
+    }
+    return features.select("customer_id", pl.Series("churn_risk", model.predict_proba(features)))
 
 
 def _rfm(history: pl.DataFrame, params: dict[str, Any]) -> pl.DataFrame:
@@ -220,6 +254,7 @@ def _score_rows(scores: pl.DataFrame, run_id: int) -> pl.DataFrame:
         pl.col("state"),
         col("probability_alive", pl.Float64),
         col("purchase_probability", pl.Float64),
+        col("churn_risk", pl.Float64),
         col("expected_purchases", pl.Float64),
         (col("clv", pl.Float64).round(0).cast(pl.Int64)).alias("clv_minor"),
     )

@@ -123,6 +123,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "score.state": {"en": "Lifecycle", "zh": "生命周期"},
     "score.purchase_probability": {"en": "Buys in 90 days", "zh": "90 天内购买概率"},
     "score.clv": {"en": "CLV, 12 months", "zh": "未来 12 个月价值"},
+    "score.churn_risk": {"en": "Churn risk, 90 days", "zh": "90 天流失风险"},
     "score.rfm": {"en": "R F M", "zh": "R F M"},
     "score.as_of": {"en": "As of", "zh": "日期"},
     "c360.gender": {"en": "Gender", "zh": "性别"},
