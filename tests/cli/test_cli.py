@@ -91,3 +91,38 @@ def test_cli_errors_are_one_clear_line(cli: CliRunner, tmp_path: Path) -> None:
         app, ["users", "add", "x@example.com", "X", "--role", "king", "--password", "longenough1"]
     )
     assert (result.exit_code, "[unknown_role]" in result.output) == (2, True)
+
+
+def test_cli_analyze_scores_and_kpis(cli: CliRunner, tmp_path: Path) -> None:
+    ok("shops", "add", "site", "Own site", "--platform", "own_site")
+    path = write_csv(
+        tmp_path / "o.csv",
+        ["order_id", "customer_external_id", "status", "placed_at", "sku", "quantity", "unit_price"],
+        [
+            ["A1", "c1", "completed", "2024-01-05 10:00", "S1", 1, "30.00"],
+            ["A2", "c1", "completed", "2024-02-04 10:00", "S1", 1, "50.00"],
+            ["A3", "c2", "completed", "2024-02-10 10:00", "S1", 1, "20.00"],
+        ],
+    )
+    ok("import", "orders", str(path), "--shop", "site")
+    run = json.loads(ok("analyze", "--as-of", "2024-03-01", "--json"))
+    assert (run["as_of"], run["customers"]) == ("2024-03-01", 2)
+    c1 = json.loads(ok("customers", "list", "--q", "c1", "--json"))["items"][0]["id"]
+    (score,) = json.loads(ok("scores", "show", str(c1), "--json"))
+    assert (score["orders"], score["spent_minor"], score["days_since_last"]) == (2, 8000, 26)
+    assert "最近一次下单在 26 天前" in ok("scores", "show", str(c1), "--lang", "zh")
+    report = json.loads(ok("kpis", "--as-of", "2024-03-01", "--json"))
+    assert report["cards"]["current"] == {
+        "orders": 3,
+        "revenue_minor": 10000,
+        "aov_minor": 3333,
+        "frequency": 1.5,
+        "repurchase_rate": 0.5,
+    }
+    # February against January: c1 came back (rows stop at the last month with an order).
+    assert [(r["period"], r["previous_active"], r["retained"]) for r in report["retention"]] == [
+        ("2024-02-01", 1, 1)
+    ]
+    result = runner.invoke(app, ["kpis", "--period", "fortnight"])
+    assert result.exit_code == 2
+    assert "bad_period" in result.output

@@ -24,6 +24,7 @@ app.add_typer(admin.shops, name="shops")
 app.add_typer(admin.users, name="users")
 app.add_typer(admin.fx, name="fx")
 app.command("analyze")(scores.analyze_command)
+app.command("kpis")(scores.kpis_command)
 app.add_typer(scores.app, name="scores")
 
 

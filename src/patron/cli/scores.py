@@ -13,6 +13,7 @@ from patron.cli._common import console, handle_errors, print_json
 from patron.core.db import session_scope
 from patron.core.money import format_minor
 from patron.core.settings import get_settings
+from patron.core.time import utcnow
 from patron.scoring import service
 
 app = typer.Typer(help="Customer scores: segments, tiers, lifecycle, churn risk, CLV.", no_args_is_help=True)
@@ -81,3 +82,59 @@ def show(
         )
     console.print(table)
     console.print(rows[0]["explanation"])
+
+
+@handle_errors
+def kpis_command(
+    as_of: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="default: today (UTC)")] = None,
+    period: Annotated[str, typer.Option(help="day, week, month, quarter or year")] = "month",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Revenue, orders, AOV, orders per buyer and repurchase rate (12 months against the 12
+    before), and retention and churn rate per period over the last year."""
+    settings = get_settings()
+    day = as_of.date() if as_of else utcnow().date()
+    with session_scope() as s:
+        report = service.kpi_report(s, as_of=day, currency=settings.reporting_currency, period=period)
+    cards, retention = report["cards"], report["retention"]
+    if as_json:
+        print_json(
+            {
+                "as_of": day.isoformat(),
+                "currency": report["currency"],
+                "cards": cards,
+                "retention": [
+                    {k: (v.isoformat() if isinstance(v, date) else v) for k, v in r.items()}
+                    for r in retention.to_dicts()
+                ],
+            }
+        )
+        return
+    currency = report["currency"]
+
+    def money(minor: int | None) -> str:
+        return "—" if minor is None else f"{format_minor(minor, currency)} {currency}"
+
+    def ratio(value: float | None, pct: bool = False) -> str:
+        return "—" if value is None else (f"{value:.0%}" if pct else f"{value:.2f}")
+
+    table = Table("KPI", "last 12 months", "12 months before", title=f"KPIs as of {day}")
+    now, before = cards["current"], cards["previous"]
+    table.add_row("revenue", money(now["revenue_minor"]), money(before["revenue_minor"]))
+    table.add_row("orders", f"{now['orders']:,}", f"{before['orders']:,}")
+    table.add_row("average order value", money(now["aov_minor"]), money(before["aov_minor"]))
+    table.add_row("orders per buyer", ratio(now["frequency"]), ratio(before["frequency"]))
+    table.add_row(
+        "repurchase rate", ratio(now["repurchase_rate"], True), ratio(before["repurchase_rate"], True)
+    )
+    console.print(table)
+    ret = Table(period, "active before", "retained", "retention", "churn rate", title="retention")
+    for r in retention.iter_rows(named=True):
+        ret.add_row(
+            str(r["period"]),
+            f"{r['previous_active']:,}",
+            f"{r['retained']:,}",
+            ratio(r["retention"], True),
+            ratio(r["churn_rate"], True),
+        )
+    console.print(ret)

@@ -334,6 +334,20 @@ def dashboard(session: Session, *, lang: str = "en", top: int = 15) -> dict[str,
     return out
 
 
+def kpi_report(session: Session, *, as_of: date, currency: str, period: str = "month") -> dict[str, Any]:
+    """The KPI cards as of a date plus retention and churn rate per period over the last year."""
+    orders = _purchases(session, as_of, currency).filter(pl.col("amount").is_not_null())
+    start = as_of - timedelta(days=365)
+    # Periods starting in the last year, each against the whole period before it.
+    retention = kpis.retention(orders, period=period).filter(pl.col("period") >= start)
+    return {
+        "as_of": as_of,
+        "currency": currency,
+        "cards": _kpis(session, as_of, currency),
+        "retention": retention,
+    }
+
+
 def _kpis(session: Session, as_of: date, currency: str) -> dict[str, Any]:
     """KPI cards: the 12 months to the as-of date against the 12 months before."""
     orders = _purchases(session, as_of, currency).filter(pl.col("amount").is_not_null())
