@@ -62,11 +62,14 @@ def score_clv(
         spend_fit = pool.submit(GammaGammaModel().fit, x, money)
         for pen in (penalizer, FALLBACK_PENALIZER) if penalizer < FALLBACK_PENALIZER else (penalizer,):
             bg = BetaGeoModel(pen).fit(ux, ut, uT, weights=counts)
-            value = bg.discounted_purchases(
-                ux, ut, uT, months=months, month_length=month_length, discount_rate=discount_rate
-            )
-            expected = bg.expected_purchases(horizon, ux, ut, uT)
-            alive = bg.probability_alive(ux, ut, uT)
+            # A near-degenerate fit (a, b ~ 1e7) can make 0 * inf in the predictions; that is
+            # detected below and answered with the penalised fit, so numpy need not warn.
+            with np.errstate(invalid="ignore", over="ignore"):
+                value = bg.discounted_purchases(
+                    ux, ut, uT, months=months, month_length=month_length, discount_rate=discount_rate
+                )
+                expected = bg.expected_purchases(horizon, ux, ut, uT)
+                alive = bg.probability_alive(ux, ut, uT)
             if not _degenerate(bg) and all(np.all(np.isfinite(v)) for v in (value, expected, alive)):
                 break
         else:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from patron.cli import admin, customers, imports, scores
+from patron.cli import admin, customers, imports, jobs, scores, tiers
 from patron.cli._common import console, handle_errors, print_json
 
 app = typer.Typer(
@@ -26,6 +26,9 @@ app.add_typer(admin.fx, name="fx")
 app.command("analyze")(scores.analyze_command)
 app.command("kpis")(scores.kpis_command)
 app.add_typer(scores.app, name="scores")
+app.add_typer(tiers.app, name="tiers")
+app.add_typer(jobs.app, name="jobs")
+app.command("worker")(jobs.worker_command)
 
 
 @app.command("generate")

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     import_chunk_rows: int = Field(default=50_000, ge=100, le=200_000)
     host: str = "127.0.0.1"
     port: int = 8000
+    # Cron expression per scheduled job, or "off" (JSON: {"scoring.analyze": "30 1 * * *"}).
+    schedules: dict[str, str] = Field(default_factory=dict)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

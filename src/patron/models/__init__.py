@@ -1,5 +1,6 @@
 """All ORM tables; importing this package registers every table on ``Base.metadata``."""
 
+from patron.core.jobs import Job
 from patron.models.audit import AuditEntry
 from patron.models.customer import (
     Customer,
@@ -30,7 +31,7 @@ from patron.models.order import (
     RefundType,
 )
 from patron.models.product import Category, Product
-from patron.models.score import CustomerScore, ScoreRun
+from patron.models.score import CustomerScore, ScoreRun, TierChange, TierPolicy
 from patron.models.shop import Platform, Shop
 from patron.models.user import ApiKey, Role, User
 
@@ -48,6 +49,7 @@ __all__ = [
     "IdentityKind",
     "ImportRun",
     "ImportStatus",
+    "Job",
     "MergeBlock",
     "Order",
     "OrderLine",
@@ -65,6 +67,8 @@ __all__ = [
     "Shop",
     "Tag",
     "TagGroup",
+    "TierChange",
+    "TierPolicy",
     "TrackingEvent",
     "User",
 ]

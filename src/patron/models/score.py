@@ -28,6 +28,8 @@ class ScoreRun(Base):
     # Fitted model parameters, validation figures and notes (a model that could not be fitted).
     params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
+    # The tier policy version the run applied (null: tiers fitted on the run alone, or none).
+    tier_policy_id: Mapped[int | None] = mapped_column(Integer)
     actor: Mapped[str] = mapped_column(String(200))
     started_at: Mapped[datetime] = created_at_column()
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -58,3 +60,48 @@ class CustomerScore(Base):
     clv_minor: Mapped[int | None] = mapped_column(BigInteger)  # 12 months, reporting currency
 
     __table_args__ = (Index("ix_customer_scores_customer", "customer_id", "run_id"),)
+
+
+class TierPolicy(Base):
+    """A version of the value-tier model: weights, each indicator's reference grid and the tier
+    cuts. Scoring runs apply the current version so a customer changes tier because their own
+    figures changed, not because everyone else's did; recalibration (quarterly by default)
+    fits a new version on the latest run."""
+
+    __tablename__ = "tier_policies"
+
+    id: Mapped[int] = id_column()  # the version number
+    reason: Mapped[str] = mapped_column(String(20))  # initial, scheduled, manual
+    actor: Mapped[str] = mapped_column(String(200))
+    as_of: Mapped[date] = mapped_column(Date)  # the date of the data it was fitted on
+    fitted_on_run_id: Mapped[int | None] = mapped_column(ForeignKey("score_runs.id", ondelete="SET NULL"))
+    customers: Mapped[int] = mapped_column(Integer)
+    model: Mapped[dict[str, Any]] = mapped_column(JSONType)  # ValueTiers.to_dict()
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class TierChange(Base):
+    """A customer's move between value tiers from one scoring run to the next, and why:
+    ``score`` (their value score crossed a cut) or ``recalibration`` (new cuts or weights; under
+    the previous version they would have stayed)."""
+
+    __tablename__ = "tier_changes"
+
+    id: Mapped[int] = id_column()
+    run_id: Mapped[int] = mapped_column(ForeignKey("score_runs.id", ondelete="CASCADE"))
+    previous_run_id: Mapped[int] = mapped_column(ForeignKey("score_runs.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(BigID, ForeignKey("customers.id"))
+    from_tier: Mapped[str] = mapped_column(String(30))
+    to_tier: Mapped[str] = mapped_column(String(30))
+    from_score: Mapped[float | None] = mapped_column(Float)
+    to_score: Mapped[float | None] = mapped_column(Float)
+    policy_id: Mapped[int | None] = mapped_column(ForeignKey("tier_policies.id", ondelete="SET NULL"))
+    previous_policy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tier_policies.id", ondelete="SET NULL")
+    )
+    cause: Mapped[str] = mapped_column(String(20))
+
+    __table_args__ = (
+        Index("ix_tier_changes_run", "run_id"),
+        Index("ix_tier_changes_customer", "customer_id", "run_id"),
+    )

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from patron.core import bulk
 from patron.core.time import utcnow
-from patron.models import Customer, CustomerScore, Refund, ScoreRun
+from patron.models import Customer, CustomerScore, Refund, ScoreRun, TierChange, TierPolicy
 
 # Orders that are not purchases (the same set the customer stats leave out).
 NOT_PURCHASES = ("cancelled", "closed", "pending")
@@ -170,3 +170,92 @@ def top_scores(
             CustomerScore.purchase_probability.asc()
         )
     return [(s, n) for s, n in session.execute(q.limit(limit))]
+
+
+# -- value-tier policies and the tier moves between runs ---------------------------------------
+
+
+def current_tier_policy(session: Session) -> TierPolicy | None:
+    return session.scalars(select(TierPolicy).order_by(TierPolicy.id.desc()).limit(1)).first()
+
+
+def tier_policies(session: Session, limit: int) -> list[TierPolicy]:
+    return list(session.scalars(select(TierPolicy).order_by(TierPolicy.id.desc()).limit(limit)))
+
+
+def get_tier_policy(session: Session, policy_id: int) -> TierPolicy | None:
+    return session.get(TierPolicy, policy_id)
+
+
+def add_tier_policy(session: Session, policy: TierPolicy) -> TierPolicy:
+    session.add(policy)
+    session.flush()
+    return policy
+
+
+def previous_completed_run(session: Session, run: ScoreRun) -> ScoreRun | None:
+    """The latest completed run with an earlier as-of date (the one tier moves are against)."""
+    return session.scalars(
+        select(ScoreRun)
+        .where(ScoreRun.status == "completed", ScoreRun.as_of < run.as_of, ScoreRun.id != run.id)
+        .order_by(ScoreRun.as_of.desc(), ScoreRun.id.desc())
+        .limit(1)
+    ).first()
+
+
+def tiers_of_run(session: Session, run_id: int) -> pl.DataFrame:
+    """customer_id, tier, value_score of the run's tiered customers."""
+    rows = session.execute(
+        select(CustomerScore.customer_id, CustomerScore.tier, CustomerScore.value_score).where(
+            CustomerScore.run_id == run_id, CustomerScore.tier.is_not(None)
+        )
+    ).all()
+    return pl.DataFrame(
+        rows, schema={"customer_id": pl.Int64, "tier": pl.Utf8, "value_score": pl.Float64}, orient="row"
+    )
+
+
+def tier_indicators(session: Session, run_id: int) -> pl.DataFrame:
+    """The value-tier indicators of the run's buyers, as the scoring run computed them."""
+    rows = session.execute(
+        select(
+            CustomerScore.customer_id,
+            CustomerScore.days_since_last,
+            CustomerScore.orders,
+            CustomerScore.spent_minor,
+            CustomerScore.clv_minor,
+        ).where(CustomerScore.run_id == run_id, CustomerScore.orders > 0)
+    ).all()
+    return pl.DataFrame(
+        rows,
+        schema={
+            "customer_id": pl.Int64,
+            "recency_days": pl.Int64,
+            "orders": pl.Int64,
+            "spent": pl.Float64,
+            "clv": pl.Float64,
+        },
+        orient="row",
+    )
+
+
+def insert_tier_changes(session: Session, frame: pl.DataFrame) -> None:
+    if frame.height:
+        bulk.insert_frame(session, TierChange.__table__, frame)  # type: ignore[arg-type]
+
+
+def tier_changes(
+    session: Session, *, customer_id: int | None = None, run_id: int | None = None, limit: int = 100
+) -> list[tuple[TierChange, ScoreRun]]:
+    """Tier moves, newest run first, with the run they showed in."""
+    query = (
+        select(TierChange, ScoreRun)
+        .join(ScoreRun, ScoreRun.id == TierChange.run_id)
+        .order_by(ScoreRun.as_of.desc(), TierChange.id)
+        .limit(limit)
+    )
+    if customer_id is not None:
+        query = query.where(TierChange.customer_id == customer_id)
+    if run_id is not None:
+        query = query.where(TierChange.run_id == run_id)
+    return [(c, r) for c, r in session.execute(query).all()]

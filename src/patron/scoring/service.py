@@ -21,18 +21,17 @@ from patron.analytics.explain import explain
 from patron.analytics.lifecycle import LifecycleModel
 from patron.analytics.rfm import RFMScorer, segment
 from patron.analytics.summary import summarize
-from patron.analytics.tiers import ValueTiers
 from patron.commerce import service as commerce
 from patron.core.errors import InvalidInput, NotFound
 from patron.core.money import currency_exponent
 from patron.core.time import utcnow
 from patron.models import CustomerScore, ScoreRun
 from patron.scoring import repository as repo
+from patron.scoring import tiering
 
 #: Horizons of the stored probabilities: purchase within 90 days, purchases and CLV over a year.
 PURCHASE_HORIZON_DAYS = 90
 CLV_MONTHS = 12
-TIER_WEIGHTS = {"recency_days": 1.0, "orders": 1.0, "spent": 1.0, "clv": 2.0}
 
 
 def _purchases(session: Session, as_of: date, currency: str) -> pl.DataFrame:
@@ -97,7 +96,9 @@ def analyze(session: Session, *, as_of: date | None = None, currency: str, actor
         buyers = buyers.join(_model_scores(purchases, as_of, params, notes), on="customer_id", how="left")
         buyers = buyers.join(_churn(purchases, as_of, params, notes), on="customer_id", how="left")
         buyers = buyers.join(_rfm(history, params), on="customer_id", how="left")
-        buyers = buyers.join(_tiers(buyers, params, notes), on="customer_id", how="left")
+        indicators = _tier_indicators(buyers)
+        tiers = tiering.apply(session, run, indicators, params, notes)
+        buyers = buyers.join(tiers, on="customer_id", how="left")
     everyone = repo.active_customer_ids(session).to_frame()
     states = _lifecycle(everyone, history, as_of, params)
     refunds = repo.refunds_before(session, datetime.combine(as_of + timedelta(days=1), time(), tzinfo=UTC))
@@ -108,6 +109,8 @@ def analyze(session: Session, *, as_of: date | None = None, currency: str, actor
     )
     frame = _score_rows(scores, run.id)
     repo.insert_scores(session, frame)
+    if not history.is_empty():
+        params["tier_moves"] = tiering.record_changes(session, run, indicators, tiers)
     params["notes"] = notes
     repo.finish_run(session, run, frame.height, params)
     return run
@@ -191,22 +194,16 @@ def _rfm(history: pl.DataFrame, params: dict[str, Any]) -> pl.DataFrame:
     return segment(scorer.transform(frame)).select("customer_id", "r_score", "f_score", "m_score", "segment")
 
 
-def _tiers(buyers: pl.DataFrame, params: dict[str, Any], notes: list[str]) -> pl.DataFrame:
-    weights = {k: v for k, v in TIER_WEIGHTS.items() if k != "clv" or "clv" in buyers.columns}
-    frame = buyers.select(
+def _tier_indicators(buyers: pl.DataFrame) -> pl.DataFrame:
+    """The value-tier indicators (as :func:`patron.scoring.repository.tier_indicators` reads
+    them back for recalibration: spend and CLV in rounded minor units)."""
+    return buyers.select(
         "customer_id",
         pl.col("days_since_last").alias("recency_days"),
         "orders",
-        pl.col("spent").fill_null(0.0),
-        *([pl.col("clv").fill_null(0.0)] if "clv" in weights else []),
+        pl.col("spent").fill_null(0.0).round(0),
+        *([pl.col("clv").fill_null(0.0).round(0)] if "clv" in buyers.columns else []),
     )
-    try:
-        tiers = ValueTiers(weights, higher_is_better={"recency_days": False}).fit(frame)
-    except InvalidInput as exc:
-        notes.append(f"value tiers not computed: {exc.message}")
-        return pl.DataFrame(schema={"customer_id": pl.Int64})
-    params["tiers"] = {"weights": tiers.weights_, "cuts": tiers.cuts_}
-    return tiers.transform(frame).select("customer_id", "tier", "value_score")
 
 
 def _lifecycle(
