@@ -13,15 +13,16 @@ from typer.testing import CliRunner
 from conftest import table_rows, write_csv
 from patron.cli.main import app
 from patron.core import settings as settings_module
+from patron.worker.runner import load_jobs
 
 runner = CliRunner()
-OFF = json.dumps({"scoring.analyze": "off", "scoring.recalibrate": "off", "test.nightly": "off"})
 
 
 @pytest.fixture
 def cli(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
     monkeypatch.setenv("PATRON_DATABASE_URL", engine.url.render_as_string(hide_password=False))
-    monkeypatch.setenv("PATRON_SCHEDULES", OFF)
+    # Every job declared in this process (other test modules declare some too) switched off.
+    monkeypatch.setenv("PATRON_SCHEDULES", json.dumps(dict.fromkeys(load_jobs(), "off")))
     settings_module.get_settings.cache_clear()
     yield runner
     settings_module.get_settings.cache_clear()
@@ -36,11 +37,11 @@ def ok(*args: str) -> str:
 def refused(*args: str) -> str:
     result = runner.invoke(app, list(args))
     assert result.exit_code == 2, result.output
-    return result.stderr
+    return result.stderr.replace("\n", "")  # rich wraps long lines at a space
 
 
 def test_queue_run_and_recalibrate_from_the_command_line(
-    cli: CliRunner, engine: Engine, tmp_path: Path
+    cli: CliRunner, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ok("shops", "add", "site", "Own site", "--platform", "own_site")
     rows = [
@@ -79,6 +80,11 @@ def test_queue_run_and_recalibrate_from_the_command_line(
         "jobs", "run", "scoring.analyze", "--args", "[1]"
     )
     assert "[job_not_failed]" in refused("jobs", "retry", "1")
+    monkeypatch.setenv("PATRON_SCHEDULES", '{"scoring.analyze": "at dawn"}')
+    settings_module.get_settings.cache_clear()
+    assert "[schedule_invalid] schedule of scoring.analyze: 'at dawn' is not a cron expression" in refused(
+        "worker", "--once"
+    )
     # Nothing refused above left a trace.
     assert table_rows(engine, "SELECT count(*) FROM jobs") == [(1,)]
     assert table_rows(engine, "SELECT count(*) FROM tier_policies") == [(2,)]

@@ -4,6 +4,7 @@ transaction with the job's work, retries with back-off, leases, dedup keys, cron
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -208,3 +209,27 @@ def test_list_jobs_checks_the_status(engine: Engine) -> None:
         assert jobs.counts(s) == {"queued": 1}
         with pytest.raises(InvalidInput, match="unknown job status 'nope'"):
             jobs.list_jobs(s, status="nope")
+
+
+def test_the_serving_loop_runs_jobs_despite_a_bad_schedule_and_stops_on_request(engine: Engine) -> None:
+    stop = threading.Event()
+    seen: list[runner.Tally] = []
+    bad = Settings(schedules=ONLY_TEST | {"test.nightly": "never"})
+    with pytest.raises(InvalidInput, match="'never' is not a cron expression"):
+        runner.check_schedules(bad)
+    with pytest.raises(InvalidInput, match=r"unknown job\(s\) \['test\.typo'\]"):
+        runner.check_schedules(_settings(**{"test.typo": "off"}))
+    thread = threading.Thread(target=runner.serve, args=(engine, bad, stop, 0.05, seen.append))
+    thread.start()
+    with session_scope(engine) as s:
+        jobs.enqueue(s, "test.tag", {"name": "x"})
+    deadline = time.monotonic() + 10
+    while groups(engine) != ["x"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert thread.is_alive()
+    stop.set()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    assert groups(engine) == ["x"]
+    assert [(t.scheduled, len(t.done)) for t in seen] == [([], 1)]
+    assert table_rows(engine, "SELECT count(*) FROM jobs") == [(1,)]  # nothing scheduled

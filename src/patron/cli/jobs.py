@@ -35,6 +35,7 @@ def worker_command(
 ) -> None:
     """Run scheduled and queued jobs (scoring every night, tier recalibration every quarter)."""
     settings, engine = get_settings(), get_engine()
+    runner.check_schedules(settings)
     if once:
         console.print(_tally_line(runner.drain(engine, settings)))
         return
@@ -43,6 +44,20 @@ def worker_command(
         signal.signal(sig, lambda *_: stop.set())
     console.print(f"worker {runner.worker_name()} running; Ctrl+C stops it")
     runner.serve(engine, settings, stop, poll, on_tally=lambda t: console.print(_tally_line(t)))
+
+
+def start_background_worker(poll_seconds: float = 30.0) -> threading.Thread:
+    """The worker as a daemon thread of a server process: one command runs a whole small
+    installation. Several processes doing this is safe (claims skip each other's jobs)."""
+    settings, engine = get_settings(), get_engine()
+    thread = threading.Thread(
+        target=runner.serve,
+        args=(engine, settings, threading.Event(), poll_seconds),
+        name="patron-worker",
+        daemon=True,
+    )
+    thread.start()
+    return thread
 
 
 def _row(j: jobs.Job) -> dict[str, Any]:

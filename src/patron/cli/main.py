@@ -122,14 +122,23 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, max=64, help="server processes; one per core in production")
     ] = 1,
+    with_worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="also run the scheduled jobs (nightly scoring, quarterly tier recalibration) here",
+        ),
+    ] = True,
 ) -> None:
-    """Serve the web UI and the REST API."""
+    """Serve the web UI and the REST API (and, by default, the background jobs)."""
     import uvicorn
 
     from patron.core.settings import get_settings
 
     settings = get_settings()
     settings.resolved_secret_key()  # created once before workers start, so they all share it
+    if with_worker:
+        jobs.start_background_worker()
     uvicorn.run(
         "patron.api.app:create_app",
         factory=True,

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from patron.core import jobs
 from patron.core.db import session_scope
+from patron.core.errors import InvalidInput, PatronError
 from patron.core.settings import Settings
 from patron.core.time import utcnow
 
@@ -46,6 +47,18 @@ class Tally:
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def check_schedules(settings: Settings) -> None:
+    """Refuse a bad ``PATRON_SCHEDULES`` before the worker starts (InvalidInput)."""
+    for spec in load_jobs().values():
+        jobs.schedule_of(spec, settings.schedules)
+    unknown = sorted(set(settings.schedules) - set(jobs.JOBS))
+    if unknown:
+        raise InvalidInput(
+            f"PATRON_SCHEDULES names unknown job(s) {unknown}; known: {', '.join(sorted(jobs.JOBS))}",
+            code="schedule_unknown_job",
+        )
 
 
 def schedule(engine: Engine, settings: Settings) -> list[str]:
@@ -82,7 +95,11 @@ def run_one(engine: Engine, worker: str, tally: Tally | None = None) -> int | No
 
 def drain(engine: Engine, settings: Settings, worker: str | None = None) -> Tally:
     """Schedule, then run every job that is due now; return what happened (``--once``)."""
-    tally = Tally(scheduled=schedule(engine, settings))
+    try:
+        tally = Tally(scheduled=schedule(engine, settings))
+    except PatronError as exc:  # a bad schedule must not hold up the queued jobs
+        log.error("scheduling failed: %s", exc.message)
+        tally = Tally()
     worker = worker or worker_name()
     while run_one(engine, worker, tally) is not None:
         pass
@@ -99,7 +116,11 @@ def serve(
     """Run until ``stop`` is set: drain, then sleep ``poll_seconds``."""
     worker = worker_name()
     while not stop.is_set():
-        tally = drain(engine, settings, worker)
-        if on_tally is not None and (tally.scheduled or tally.done or tally.retried or tally.failed):
-            on_tally(tally)
+        try:
+            tally = drain(engine, settings, worker)
+        except Exception:  # the database went away, a bad schedule: say so, keep polling
+            log.exception("worker cycle failed; retrying in %s s", poll_seconds)
+        else:
+            if on_tally is not None and (tally.scheduled or tally.done or tally.retried or tally.failed):
+                on_tally(tally)
         stop.wait(poll_seconds)
