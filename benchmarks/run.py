@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from benchmarks import analyze_bench, c360_bench, clv_bench, generate_bench, import_bench
+from benchmarks import analyze_bench, c360_bench, churn_bench, clv_bench, generate_bench, import_bench
 
 
 def main() -> None:
@@ -21,6 +21,7 @@ def main() -> None:
     c360_bench.main(1_000_000 // scale, 2000, 2)
     clv_bench.main(1_000_000 // scale)
     analyze_bench.main(1_000_000 // scale)
+    churn_bench.main(100_000 // scale)
 
 
 if __name__ == "__main__":

@@ -79,7 +79,8 @@ def unique_histories(*columns: Array) -> tuple[list[Array], Array, npt.NDArray[n
         return values[::-1], counts.astype(np.float64), inverse.ravel().astype(np.int64)
     names = [f"c{i}" for i in range(len(columns))]
     frame = pl.DataFrame(dict(zip(names, columns, strict=True)))
-    groups = frame.group_by(names).agg(pl.len().alias("n")).with_row_index("u")
+    # Sorted like np.unique above: the fit sums in a fixed order, so refits are bit-identical.
+    groups = frame.group_by(names).agg(pl.len().alias("n")).sort(names).with_row_index("u")
     index = frame.join(groups.select(*names, "u"), on=names, how="left", maintain_order="left")["u"]
     return (
         [groups[c].to_numpy() for c in names],
