@@ -154,7 +154,7 @@ def test_json_round_trip_predicts_the_same(bgnbd: BetaGeoModel) -> None:
         ([1.5], [1.0], [2.0], "bad_summary"),  # fractional frequency
         ([1], [3.0], [2.0], "bad_summary"),  # recency beyond age
         ([0], [1.0], [2.0], "bad_summary"),  # recency without a repeat purchase
-        ([1], [1.0], [0.0], "bad_summary"),  # no age
+        ([0], [0.0], [-1.0], "bad_summary"),  # first purchase after the as-of date
         ([1], [float("nan")], [2.0], "bad_summary"),
     ],
 )
@@ -162,6 +162,25 @@ def test_bad_summaries_are_refused(x: list[float], tx: list[float], T: list[floa
     with pytest.raises(InvalidInput) as err:
         BetaGeoModel().fit(x, tx, T)
     assert err.value.code == code
+
+
+def test_customers_first_seen_on_the_as_of_day_add_nothing_and_count_as_new(
+    summary: pl.DataFrame, bgnbd: BetaGeoModel
+) -> None:
+    """T = 0 is every shop's daily reality (orders placed on the as-of day); it must neither fail
+    the run nor move the fit."""
+    x, t_x, T = (
+        np.r_[summary[c].to_numpy().astype(float), np.zeros(40)] for c in ("frequency", "recency", "T")
+    )
+    with_new = BetaGeoModel().fit(x, t_x, T)
+    assert with_new.n_customers_ == 2357 + 40
+    assert with_new.log_likelihood_ == pytest.approx(bgnbd.log_likelihood_, abs=1e-9)
+    for name in ("r_", "alpha_", "a_", "b_"):
+        assert getattr(with_new, name) == pytest.approx(getattr(bgnbd, name), rel=1e-6)
+    assert bgnbd.probability_alive([0], [0], [0]).tolist() == [1.0]
+    # A new customer's expectation is the population's: r/alpha * t to first order for small t.
+    small = float(bgnbd.expected_purchases(1e-6, [0], [0], [0])[0])
+    assert small == pytest.approx(bgnbd.r_ / bgnbd.alpha_ * 1e-6, rel=1e-5)
 
 
 def test_predicting_before_fitting_is_refused() -> None:

@@ -194,3 +194,14 @@ def test_an_empty_shop_scores_nobody_without_failing(engine: Engine) -> None:
         run = service.analyze(s, as_of=date(2024, 6, 30), currency="CNY", actor="test")
         assert (run.status, run.customers) == ("completed", 0)
     assert table_rows(engine, "SELECT count(*) FROM customer_scores") == [(0,)]
+
+
+def test_a_purchase_on_the_as_of_day_is_scored_like_a_new_customer(scored: Engine) -> None:
+    # u1's only order is on 2024-06-01: age 0 on that day, which every nightly run meets.
+    run_id = analyze(scored, date(2024, 6, 1))
+    with session_scope(scored) as s:
+        notes = service.get_run(s, run_id).params["notes"]
+    assert not [n for n in notes if "not fitted" in n]
+    (u1,) = score(scored, "u1")
+    assert (u1["orders"], u1["days_since_last"], u1["probability_alive"]) == (1, 0, 1.0)
+    assert u1["clv_minor"] > 0

@@ -92,11 +92,18 @@ def test_recalibration_refuses_bad_input_and_writes_nothing(scored: Engine) -> N
         with pytest.raises(InvalidInput, match="unknown recalibration reason"):
             tiering.recalibrate(s, actor="a", reason="whim")
     assert table_rows(scored, "SELECT count(*) FROM tier_policies") == [(1,)]
-    # New weights are honoured: orders alone.
+    # New weights are honoured (orders alone), and kept by the next recalibration.
     with session_scope(scored) as s:
+        assert tiering.policies(s)[0]["requested_weights"] == tiering.TIER_WEIGHTS
         policy = tiering.recalibrate(s, actor="a", weights={"orders": 1.0})
-        assert tiering.policies(s)[0]["weights"] == {"orders": 1.0}
         assert policy.id == 2
+        assert tiering.policies(s)[0]["weights"] == {"orders": 1.0}
+        tiering.recalibrate(s, actor="a")
+        assert [p["requested_weights"] for p in tiering.policies(s)] == [
+            {"orders": 1.0},
+            {"orders": 1.0},
+            tiering.TIER_WEIGHTS,
+        ]
 
 
 def test_the_quarterly_job_recalibrates_then_scores_again(scored: Engine) -> None:  # noqa: F811

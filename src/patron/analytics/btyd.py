@@ -56,9 +56,11 @@ def _check_summary(x: Array, t_x: Array, T: Array) -> None:
         raise InvalidInput("recency must lie between 0 and the customer's age T", code="bad_summary")
     if np.any((x == 0) & (t_x > 0)):
         raise InvalidInput("a customer without repeat purchases has recency 0", code="bad_summary")
-    if np.any(T <= 0):
+    # T = 0 (first purchase on the as-of day) is allowed: such a customer has observed nothing
+    # yet, adds 0 to the log-likelihood and is predicted like a brand-new customer.
+    if np.any(T < 0):
         raise InvalidInput(
-            "age T must be positive (first purchase before the as-of date)", code="bad_summary"
+            "age T must not be negative (first purchase after the as-of date)", code="bad_summary"
         )
 
 

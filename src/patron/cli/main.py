@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +10,7 @@ import typer
 
 from patron.cli import admin, customers, imports, jobs, scores, tiers
 from patron.cli._common import console, handle_errors, print_json
+from patron.core.time import utcnow
 
 app = typer.Typer(
     name="patron",
@@ -104,9 +106,12 @@ def demo(
             f"{s.file:28} {s.status:9} {s.rows_read:>9,} rows  +{s.inserted:,} ~{s.updated:,} "
             f"={s.unchanged:,}  quarantined {s.quarantined:,} {('(' + codes + ')') if codes else ''}"
         )
-    with console.status("scoring customers…"), session_scope(engine) as session:
-        run = scoring.analyze(session, currency=get_settings().reporting_currency, actor="demo")
-        scored, notes = run.customers, run.params.get("notes", [])
+    # Scored a month ago and today, so the analytics page has segment and tier moves to show.
+    today, currency = utcnow().date(), get_settings().reporting_currency
+    for day in (today - timedelta(days=30), today):
+        with console.status(f"scoring customers as of {day}…"), session_scope(engine) as session:
+            run = scoring.analyze(session, as_of=day, currency=currency, actor="demo")
+            scored, notes = run.customers, run.params.get("notes", [])
     console.print(f"scored {scored:,} customers: segments, tiers, lifecycle, churn risk, CLV")
     for note in notes:
         console.print(f"[yellow]note[/] {note}")

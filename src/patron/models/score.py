@@ -76,6 +76,9 @@ class TierPolicy(Base):
     as_of: Mapped[date] = mapped_column(Date)  # the date of the data it was fitted on
     fitted_on_run_id: Mapped[int | None] = mapped_column(ForeignKey("score_runs.id", ondelete="SET NULL"))
     customers: Mapped[int] = mapped_column(Integer)
+    # The weights asked for; the model leaves out indicators its run could not compute (CLV in a
+    # young shop), and the next recalibration asks for them again.
+    weights: Mapped[dict[str, float]] = mapped_column(JSONType)
     model: Mapped[dict[str, Any]] = mapped_column(JSONType)  # ValueTiers.to_dict()
     created_at: Mapped[datetime] = created_at_column()
 

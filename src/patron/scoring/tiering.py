@@ -61,6 +61,7 @@ def apply(
                     as_of=run.as_of,
                     fitted_on_run_id=run.id,
                     customers=model.n_customers_,
+                    weights=TIER_WEIGHTS,
                     model=model.to_dict(),
                 ),
             )
@@ -140,7 +141,7 @@ def recalibrate(
         )
     run = runs[0]
     current = repo.current_tier_policy(session)
-    chosen = weights or (_model(current).weights if current is not None else TIER_WEIGHTS)
+    chosen = weights or (current.weights if current is not None else TIER_WEIGHTS)
     unknown = sorted(set(chosen) - set(TIER_WEIGHTS))
     if unknown:
         raise InvalidInput(
@@ -160,6 +161,7 @@ def recalibrate(
             as_of=run.as_of,
             fitted_on_run_id=run.id,
             customers=model.n_customers_,
+            weights=dict(chosen),
             model=model.to_dict(),
         ),
     )
@@ -178,7 +180,8 @@ def policies(session: Session, limit: int = 20) -> list[dict[str, Any]]:
                 "as_of": p.as_of,
                 "customers": p.customers,
                 "created_at": p.created_at,
-                "weights": model.weights_,
+                "weights": model.weights_,  # normalised, as applied
+                "requested_weights": p.weights,
                 "cuts": dict(zip([name for name, _ in model.tiers[:-1]], model.cuts_, strict=True)),
             }
         )
