@@ -15,7 +15,7 @@ from conftest import table_rows, write_csv
 from patron.commerce import service as commerce
 from patron.core.db import session_scope
 from patron.ingest.tasks import ImportRequest, run_import
-from patron.scoring import service
+from patron.scoring import reports, service
 
 OTHERS = 200
 HEADER = ["order_id", "customer_external_id", "status", "placed_at", "sku", "quantity", "unit_price"]
@@ -152,11 +152,11 @@ def test_unknown_run_is_not_found(engine: Engine) -> None:
 
 def test_dashboard_of_the_latest_run(scored: Engine) -> None:
     with session_scope(scored) as s:
-        assert service.dashboard(s) is None
+        assert reports.dashboard(s) is None
     analyze(scored, date(2024, 3, 31))
     analyze(scored, date(2024, 6, 30))
     with session_scope(scored) as s:
-        d = service.dashboard(s, lang="zh")
+        d = reports.dashboard(s, lang="zh")
         assert d is not None
         assert (d["run"].as_of, d["previous"].as_of) == (date(2024, 6, 30), date(2024, 3, 31))
         buyers = table_rows(

@@ -444,10 +444,7 @@ def test_customer_list_fits_a_phone(page: Page, live_app: LiveApp, engine: Engin
         shoot(page, f"customers-phone-{lang}.png")
 
 
-def test_analytics_page_runs_and_shows_the_scores(
-    page: Page, live_app: LiveApp, engine: Engine, tmp_path: Path
-) -> None:
-    folder = SCREENSHOTS if engine.dialect.name == "sqlite" else tmp_path
+def test_analytics_page_runs_and_shows_the_scores(page: Page, live_app: LiveApp) -> None:
     login(page, ADMIN)
     page.goto("/analytics")
     expect(page.locator("#no-run")).to_be_visible()
@@ -461,10 +458,64 @@ def test_analytics_page_runs_and_shows_the_scores(
         href = first.get_attribute("href")
         assert href is not None
         assert re.fullmatch(r"/customers/\d+", href)
+    # The KPI cards carry a bar per month of the last 12, drawn inline.
+    expect(page.locator("#kpis svg.spark")).to_have_count(4)
+    expect(page.locator("#kpis svg.spark").first.locator("rect")).to_have_count(12)
+    for block in ("#tier-movements", "#clv-dist", "#cohorts", "#slicer"):
+        expect(page.locator(block)).to_be_visible()
+    # A number drills down to exactly the customers behind it, and the filter can be removed.
+    link = page.locator("#segments tbody a").first
+    count = int(link.inner_text().replace(",", ""))
+    segment = (link.get_attribute("href") or "").split("segment=")[1]
+    link.click()
+    expect(page).to_have_url(re.compile(rf"/customers\?segment={segment}$"))
+    expect(page.locator("#drill .chip")).to_contain_text("From analytics: Segment:")
+    expect(page.locator("#result-count")).to_have_text(f"{count} customers")
+    expect(page.locator("table.customers tbody tr")).to_have_count(count)
+    page.click("#drill a.chip-x")
+    expect(page.locator("#drill")).to_have_count(0)
+    expect(page.locator("table.customers tbody tr")).to_have_count(4)
+
+
+def test_analytics_of_two_runs_slices_and_drills_into_a_cohort(
+    page: Page, live_app: LiveApp, engine: Engine, tmp_path: Path
+) -> None:
+    # The docs keep the SQLite run's pictures; the PostgreSQL run renders the same page to tmp.
+    folder = SCREENSHOTS if engine.dialect.name == "sqlite" else tmp_path
+    for day in (date(2024, 2, 29), date(2024, 3, 31)):
+        with session_scope(live_app.engine) as s:
+            scoring.analyze(s, as_of=day, currency="CNY", actor="test")
+    login(page, ADMIN)
+    page.goto("/analytics")
+    expect(page.locator("#run-info")).to_contain_text("Scores as of 2024-03-31")
+    # The 12 months to 2024-03-31 hold all five purchases: 209.00 + 30.00 + 45.00 + 88.00 + 12.50.
+    revenue = page.locator("#kpis .stat").first
+    expect(revenue.locator("strong")).to_have_text("384.50 CNY")
+    expect(revenue.locator("rect.now title")).to_have_text("2024-03: 30.00 CNY")
+    expect(page.locator("#tier-movements h2")).to_have_text("Tier moves since 2024-02-29")
+    assert rows_of(page, "#cohorts") == [
+        ["2024-01", "1", "100%", "0%", "100%"],
+        ["2024-02", "3", "100%", "0%", ""],
+    ]
     shoot(page, "analytics-en.png", folder)
     page.click("#lang-switch")
     expect(page.locator("h1")).to_have_text("客户分析")
+    expect(page.locator("#cohorts h2")).to_have_text("按首购月份的留存")
     shoot(page, "analytics-zh.png", folder)
+    page.click("#lang-switch")
+    # The slicer narrows the cards to one shop (all of the seed's orders are the own site's).
+    page.select_option("#slice", "shop:site")
+    page.click("#slicer button")
+    expect(page).to_have_url(re.compile(r"/analytics\?slice=shop%3Asite$"))
+    expect(revenue.locator("strong")).to_have_text("384.50 CNY")
+    # The February cohort's size lists exactly its three customers.
+    page.locator("#cohorts tbody tr").nth(1).locator("a").first.click()
+    expect(page).to_have_url(re.compile(r"/customers\?cohort=2024-02$"))
+    expect(page.locator("#drill .chip")).to_contain_text("First purchase in 2024-02")
+    names = page.locator("table.customers tbody tr td:nth-child(2)")
+    expect(names).to_have_text(["John Smith", "李四", "Emily Carter"])
+    page.click("#drill a.chip-x")
+    expect(page.locator("table.customers tbody tr")).to_have_count(4)
 
 
 def test_read_only_user_cannot_run_an_analysis(page: Page, live_app: LiveApp) -> None:

@@ -14,7 +14,7 @@ from patron.core.db import session_scope
 from patron.core.money import format_minor
 from patron.core.settings import get_settings
 from patron.core.time import utcnow
-from patron.scoring import service
+from patron.scoring import reports, service
 
 app = typer.Typer(help="Customer scores: segments, tiers, lifecycle, churn risk, CLV.", no_args_is_help=True)
 
@@ -95,7 +95,7 @@ def kpis_command(
     settings = get_settings()
     day = as_of.date() if as_of else utcnow().date()
     with session_scope() as s:
-        report = service.kpi_report(s, as_of=day, currency=settings.reporting_currency, period=period)
+        report = reports.kpi_report(s, as_of=day, currency=settings.reporting_currency, period=period)
     cards, retention = report["cards"], report["retention"]
     if as_json:
         print_json(

@@ -309,6 +309,10 @@ class SearchFilter:
     max_spent_minor: int | None = None
     # Exact identity keys derived from ``q`` (normalised phone/email), matched by index.
     identity_values: tuple[str, ...] = ()
+    # A query of customer ids chosen by a higher layer (a drill-down from the analytics page).
+    # customers may not import scoring, so the caller hands the query down; the list still
+    # counts and pages in the database, however large the group.
+    within: Select[Any] | None = None
 
 
 def _search_query(f: SearchFilter) -> Select[Any]:
@@ -348,6 +352,8 @@ def _search_query(f: SearchFilter) -> Select[Any]:
         query = query.where(Customer.spent_minor >= f.min_spent_minor)
     if f.max_spent_minor is not None:
         query = query.where(Customer.spent_minor <= f.max_spent_minor)
+    if f.within is not None:
+        query = query.where(Customer.id.in_(f.within))
     return query
 
 

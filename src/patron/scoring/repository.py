@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import func, select
+from sqlalchemy import Select, SQLColumnExpression, case, func, select
 from sqlalchemy.orm import Session
 
 from patron.core import bulk
 from patron.core.time import utcnow
-from patron.models import Customer, CustomerScore, Refund, ScoreRun, TierChange, TierPolicy
+from patron.models import (
+    Category,
+    Customer,
+    CustomerScore,
+    Order,
+    OrderLine,
+    Product,
+    Refund,
+    ScoreRun,
+    Shop,
+    TierChange,
+    TierPolicy,
+)
 
 # Orders that are not purchases (the same set the customer stats leave out).
 NOT_PURCHASES = ("cancelled", "closed", "pending")
@@ -170,6 +183,143 @@ def top_scores(
             CustomerScore.purchase_probability.asc()
         )
     return [(s, n) for s, n in session.execute(q.limit(limit))]
+
+
+# -- the analytics read side: sliced purchases, CLV bands, drill-down id queries ---------------
+
+
+def sliced_purchases(session: Session, end: datetime, by: str, run_id: int | None) -> pl.DataFrame:
+    """customer_id, placed_at, total_minor, currency, slice of the purchases before ``end``.
+
+    ``slice`` is the order's shop code (``shop``), its shop's platform (``channel``), the
+    customer's segment in run ``run_id`` (``segment``; null when unscored), or the top-level
+    category of its lines (``category``: one row per order and category valued at those lines'
+    total, so an order of two categories counts in both; an order without lines keeps its total
+    under a null category)."""
+    total: SQLColumnExpression[Any] = Order.total_minor
+    label: SQLColumnExpression[Any]
+    if by in ("shop", "channel"):
+        label = Shop.code if by == "shop" else Shop.platform
+    elif by == "segment":
+        label = CustomerScore.segment
+    elif by == "category":
+        total, label = func.coalesce(func.sum(OrderLine.total_minor), Order.total_minor), Category.path
+    else:
+        raise ValueError(f"unknown slice {by!r}")
+    query = select(Order.id, total, label, Order.customer_id, Order.placed_at, Order.currency).where(
+        Order.customer_id.is_not(None), Order.status.not_in(NOT_PURCHASES), Order.placed_at < end
+    )
+    if by in ("shop", "channel"):
+        query = query.join(Shop, Shop.id == Order.shop_id)
+    elif by == "segment":
+        query = query.outerjoin(
+            CustomerScore,
+            (CustomerScore.customer_id == Order.customer_id) & (CustomerScore.run_id == (run_id or 0)),
+        )
+    else:
+        query = (
+            query.outerjoin(OrderLine, OrderLine.order_id == Order.id)
+            .outerjoin(Product, Product.id == OrderLine.product_id)
+            .outerjoin(Category, Category.id == Product.category_id)
+            .group_by(
+                Order.id, Order.total_minor, Category.path, Order.customer_id, Order.placed_at, Order.currency
+            )
+        )
+    frame = pl.DataFrame(
+        session.execute(query).all(),
+        schema={
+            "order_id": pl.Int64,
+            "total_minor": pl.Int64,
+            "slice": pl.Utf8,
+            "customer_id": pl.Int64,
+            "placed_at": pl.Datetime("us", "UTC"),
+            "currency": pl.Utf8,
+        },
+        orient="row",
+    )
+    if by == "category":  # stored as full paths ("服饰 > 上衣 > T恤"): KPIs slice by the top level
+        frame = (
+            frame.with_columns(pl.col("slice").str.split(" > ").list.first())
+            .group_by("order_id", "customer_id", "placed_at", "currency", "slice")
+            .agg(pl.col("total_minor").sum())
+        )
+    return frame.select("customer_id", "placed_at", "total_minor", "currency", "slice")
+
+
+def top_categories(session: Session) -> list[str]:
+    """Names of the top-level product categories, the values of the ``category`` slice."""
+    return list(
+        session.scalars(select(Category.name).where(Category.parent_id.is_(None)).order_by(Category.name))
+    )
+
+
+def clv_max(session: Session, run_id: int) -> int | None:
+    """The largest CLV of the run (None when the run valued nobody)."""
+    value = session.scalar(select(func.max(CustomerScore.clv_minor)).where(CustomerScore.run_id == run_id))
+    return None if value is None else int(value)
+
+
+def clv_bands(session: Session, run_id: int, edges: list[int]) -> list[tuple[int, int, int]]:
+    """(band, customers, clv_minor) of the valued customers, band ``i`` holding
+    ``edges[i] <= clv < edges[i + 1]``; empty bands are left out."""
+    band = case(
+        *((CustomerScore.clv_minor < edge, i) for i, edge in enumerate(edges[1:])),
+        else_=len(edges) - 1,
+    )
+    rows = session.execute(
+        select(band, func.count(), func.sum(CustomerScore.clv_minor))
+        .where(CustomerScore.run_id == run_id, CustomerScore.clv_minor >= edges[0])
+        .group_by(band)
+        .order_by(band)
+    )
+    return [(int(b), int(n), int(c)) for b, n, c in rows]
+
+
+def score_ids(
+    run_id: int,
+    *,
+    equal: Mapping[str, object],
+    clv_min: int | None = None,
+    clv_max: int | None = None,
+    before: tuple[int, Mapping[str, object]] | None = None,
+) -> Select[Any]:
+    """Ids of the customers scored in ``run_id`` whose score columns equal ``equal`` (a None
+    value matches null) with ``clv_min <= clv < clv_max``; with ``before = (run, equal)`` also
+    scored in that earlier run with those values (a movement)."""
+    now = CustomerScore.__table__.alias("now")
+    query = select(now.c.customer_id).where(now.c.run_id == run_id)
+    for column, value in equal.items():
+        query = query.where(now.c[column].is_(None) if value is None else now.c[column] == value)
+    if clv_min is not None:
+        query = query.where(now.c.clv_minor >= clv_min)
+    if clv_max is not None:
+        query = query.where(now.c.clv_minor < clv_max)
+    if before is not None:
+        then = CustomerScore.__table__.alias("then")
+        query = query.join(then, (then.c.customer_id == now.c.customer_id) & (then.c.run_id == before[0]))
+        for column, value in before[1].items():
+            query = query.where(then.c[column].is_(None) if value is None else then.c[column] == value)
+    return query
+
+
+def cohort_ids(
+    first: tuple[datetime, datetime], end: datetime, active: tuple[datetime, datetime] | None = None
+) -> Select[Any]:
+    """Ids of the customers whose first purchase before ``end`` falls in ``first`` (a half-open
+    range), and with ``active`` who also bought in that range."""
+    bought = (Order.customer_id.is_not(None), Order.status.not_in(NOT_PURCHASES), Order.placed_at < end)
+    query = (
+        select(Order.customer_id)
+        .where(*bought)
+        .group_by(Order.customer_id)
+        .having(func.min(Order.placed_at) >= first[0], func.min(Order.placed_at) < first[1])
+    )
+    if active is not None:
+        again = select(Order.customer_id).where(
+            *bought, Order.placed_at >= active[0], Order.placed_at < active[1]
+        )
+        query = query.where(Order.customer_id.in_(again))
+    return query
 
 
 # -- value-tier policies and the tier moves between runs ---------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy.orm import Session
 
-from patron.analytics import churn, kpis
+from patron.analytics import churn
 from patron.analytics.clv import score_clv
 from patron.analytics.explain import explain
 from patron.analytics.lifecycle import LifecycleModel
@@ -37,11 +37,18 @@ CLV_MONTHS = 12
 def _purchases(session: Session, as_of: date, currency: str) -> pl.DataFrame:
     """customer_id, at, amount (minor units of the reporting currency; null without a rate)."""
     end = datetime.combine(as_of + timedelta(days=1), time(), tzinfo=UTC)
-    orders = repo.orders_before(session, end)
-    rates = commerce.fx_rates(session, currency)
+    return in_currency(session, repo.orders_before(session, end), currency)
+
+
+def in_currency(session: Session, orders: pl.DataFrame, currency: str, *keep: str) -> pl.DataFrame:
+    """customer_id, at, amount and ``keep`` from orders (customer_id, placed_at, total_minor,
+    currency): amounts in minor units of ``currency`` at the latest rate, exponents aligned;
+    null for a currency without a rate (its value is unknown)."""
     target = currency_exponent(currency)
     factors = {
-        c: float(r) * 10.0 ** (target - currency_exponent(c)) for c, r in rates.items() if c != currency
+        c: float(r) * 10.0 ** (target - currency_exponent(c))
+        for c, r in commerce.fx_rates(session, currency).items()
+        if c != currency
     } | {currency: 1.0}
     return orders.select(
         "customer_id",
@@ -50,6 +57,7 @@ def _purchases(session: Session, as_of: date, currency: str) -> pl.DataFrame:
             pl.col("total_minor")
             * pl.col("currency").replace_strict(factors, default=None, return_dtype=pl.Float64)
         ).alias("amount"),
+        *keep,
     )
 
 
@@ -288,80 +296,3 @@ def get_run(session: Session, run_id: int) -> ScoreRun:
     if run is None:
         raise NotFound(f"scoring run {run_id} not found", code="score_run_not_found")
     return run
-
-
-def dashboard(session: Session, *, lang: str = "en", top: int = 15) -> dict[str, Any] | None:
-    """What the analytics page shows for the latest run (None before the first run): the RFM
-    grid, segment, tier and state sizes, movements since the run before, the most valuable
-    customers and the valuable customers most likely to be lost, with explanations."""
-    runs = repo.latest_completed_runs(session, 2)
-    if not runs:
-        return None
-    run = runs[0]
-    grid = {(r, f): (n, m) for r, f, n, m in repo.rfm_grid(session, run.id)}
-    out: dict[str, Any] = {
-        "run": run,
-        "previous": runs[1] if len(runs) > 1 else None,
-        "grid": grid,
-        "grid_max": max((n for n, _ in grid.values()), default=0),
-        "segments": sorted(repo.counts_by(session, run.id, "segment"), key=lambda t: -t[1]),
-        "tiers": repo.counts_by(session, run.id, "tier"),
-        "states": sorted(repo.counts_by(session, run.id, "state"), key=lambda t: -t[1]),
-        "movements": (
-            [m for m in repo.movements(session, runs[1].id, run.id, "segment") if m[0] != m[1]]
-            if len(runs) > 1
-            else []
-        ),
-    }
-    for key, rows in (
-        ("top_clv", repo.top_scores(session, run.id, "clv", top)),
-        ("at_risk", repo.top_scores(session, run.id, "risk", top, tiers=("high_value", "potential"))),
-    ):
-        items = []
-        for score, name in rows:
-            values = {c.name: getattr(score, c.name) for c in CustomerScore.__table__.columns}
-            items.append(values | {"name": name, "horizon_days": PURCHASE_HORIZON_DAYS})
-        if items:
-            texts = explain(pl.DataFrame(items, infer_schema_length=None), lang).to_list()
-            for item, text in zip(items, texts, strict=True):
-                item["explanation"] = text
-        out[key] = sorted(items, key=lambda i: -(i["clv_minor"] or 0)) if key == "top_clv" else items
-    out["movements"].sort(key=lambda m: -m[2])
-    out["kpis"] = _kpis(session, run.as_of, run.reporting_currency)
-    return out
-
-
-def kpi_report(session: Session, *, as_of: date, currency: str, period: str = "month") -> dict[str, Any]:
-    """The KPI cards as of a date plus retention and churn rate per period over the last year."""
-    orders = _purchases(session, as_of, currency).filter(pl.col("amount").is_not_null())
-    start = as_of - timedelta(days=365)
-    # Periods starting in the last year, each against the whole period before it.
-    retention = kpis.retention(orders, period=period).filter(pl.col("period") >= start)
-    return {
-        "as_of": as_of,
-        "currency": currency,
-        "cards": _kpis(session, as_of, currency),
-        "retention": retention,
-    }
-
-
-def _kpis(session: Session, as_of: date, currency: str) -> dict[str, Any]:
-    """KPI cards: the 12 months to the as-of date against the 12 months before."""
-    orders = _purchases(session, as_of, currency).filter(pl.col("amount").is_not_null())
-    end = as_of + timedelta(days=1)
-    cards: dict[str, Any] = {}
-    for name, start, stop in (
-        ("current", end - timedelta(days=365), end),
-        ("previous", end - timedelta(days=730), end - timedelta(days=365)),
-    ):
-        a = kpis.aov(orders, start, stop)
-        f = kpis.purchase_frequency(orders, start, stop)
-        r = kpis.repurchase_rate(orders, start, stop)
-        cards[name] = {
-            "orders": int(a["orders"][0]) if a.height else 0,
-            "revenue_minor": round(float(a["revenue"][0])) if a.height else 0,
-            "aov_minor": round(float(a["aov"][0])) if a.height else None,
-            "frequency": float(f["purchase_frequency"][0]) if f.height else None,
-            "repurchase_rate": float(r["repurchase_rate"][0]) if r.height else None,
-        }
-    return cards

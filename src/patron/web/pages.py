@@ -27,7 +27,9 @@ from patron.ingest import service as ingest
 from patron.ingest.endpoints import save_upload
 from patron.ingest.mappings import KINDS
 from patron.ingest.tasks import ImportRequest, run_import
+from patron.scoring import reports, tiering
 from patron.scoring import service as scoring
+from patron.web import analytics
 from patron.web.i18n import LANGUAGES, label, pick_language, translate
 
 router = APIRouter(include_in_schema=False)
@@ -150,13 +152,22 @@ def overview(request: Request, session: DB, who: WebUser) -> Response:
 
 
 @router.get("/analytics")
-def analytics_page(request: Request, session: DB, who: WebUser) -> Response:
+def analytics_page(
+    request: Request,
+    session: DB,
+    who: WebUser,
+    chosen: Annotated[str | None, Query(alias="slice", max_length=300)] = None,
+) -> Response:
     who.require("customers:read")
     lang = _lang(request)
+    by, value = analytics.parse_slice(chosen)
     return render(
         request,
         "analytics.html",
-        d=scoring.dashboard(session, lang=lang),
+        d=reports.dashboard(session, lang=lang, by=by, value=value),
+        slicer=analytics.slicer(reports.slice_values(session), commerce.list_shops(session), lang),
+        current_slice=chosen or "",
+        drill=analytics.drill_link,
         score_label=lambda key: explain_label(key, lang) if key else "—",
         can_run=who.can("analytics:run"),
     )
@@ -205,6 +216,8 @@ def customer_list(
         except FieldError:
             return None
 
+    # A drill-down from the analytics page (segment=, r=&f=, moved_from= ...): see web/analytics.py.
+    drill = analytics.parse_drill(request.query_params)
     f = customers.SearchFilter(
         q=(q or "").strip() or None,
         tag=tag or None,
@@ -213,6 +226,7 @@ def customer_list(
         min_spent_minor=money(min_spent),
         signup_from=day(signup_from),
         signup_to=day(signup_to),
+        within=reports.drill_down(session, drill),
     )
     items, total = customers.search(
         session,
@@ -239,6 +253,11 @@ def customer_list(
             "signup_from": signup_from or "",
             "signup_to": signup_to or "",
         },
+        drill_chip=analytics.chip(drill, _lang(request), settings.reporting_currency)
+        if drill.is_set()
+        else "",
+        drill_params=[(k, v) for k, v in request.query_params.items() if k in analytics.DRILL_PARAMS and v],
+        drill_off=analytics.without_drill(request.query_params),
     )
 
 
@@ -262,6 +281,7 @@ def customer_360(customer_id: int, request: Request, session: DB, who: WebUser) 
         request,
         "customer.html",
         scores=scores,
+        tier_moves=tiering.changes(session, customer_id=customer_id, limit=6),
         score_label=lambda key: explain_label(key, _lang(request)) if key else "—",
         v=view,
         c=view.customer,
