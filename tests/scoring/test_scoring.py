@@ -3,7 +3,7 @@ stored per run, exact figures where they are defined by hand, history across run
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from conftest import table_rows, write_csv
 from patron.commerce import service as commerce
 from patron.core.db import session_scope
 from patron.ingest.tasks import ImportRequest, run_import
+from patron.models import Refund
 from patron.scoring import reports, service
 
 OTHERS = 200
@@ -168,8 +169,9 @@ def test_dashboard_of_the_latest_run(scored: Engine) -> None:
         clv = [row["clv_minor"] for row in d["top_clv"]]
         assert clv == sorted(clv, reverse=True)
         assert {row["tier"] for row in d["at_risk"]} <= {"high_value", "potential"}
-        risk = [row["purchase_probability"] for row in d["at_risk"]]
-        assert risk == sorted(risk)
+        at_risk = [(1 - row["purchase_probability"]) * row["spent_minor"] for row in d["at_risk"]]
+        assert at_risk == sorted(at_risk, reverse=True)
+        assert "churned" not in {row["state"] for row in d["at_risk"]}
         assert all("天" in row["explanation"] for row in d["at_risk"])
         kpis = d["kpis"]
     # The 12 months to 2024-06-30 hold every completed order; the USD one counts at 7.1.
@@ -205,3 +207,18 @@ def test_a_purchase_on_the_as_of_day_is_scored_like_a_new_customer(scored: Engin
     (u1,) = score(scored, "u1")
     assert (u1["orders"], u1["days_since_last"], u1["probability_alive"]) == (1, 0, 1.0)
     assert u1["clv_minor"] > 0
+
+
+def test_refunds_count_from_their_request_or_else_their_completion(scored: Engine) -> None:
+    """Taobao's refund export gives only the completion time: such refunds still count."""
+    (cid,) = table_rows(scored, "SELECT customer_id FROM identities WHERE value = 'c1'")[0]
+    (shop_id,) = table_rows(scored, "SELECT id FROM shops WHERE code = 'tmall'")[0]
+    at = datetime(2024, 5, 20, tzinfo=UTC)
+    with session_scope(scored) as s:
+        for ext, requested, completed in (("R1", at, None), ("R2", None, at), ("R3", None, None),
+                                          ("R4", None, at + timedelta(days=60))):  # fmt: skip
+            s.add(Refund(shop_id=shop_id, external_id=ext, customer_id=cid, type="refund_only", amount_minor=100,
+                         currency="CNY", status="completed", requested_at=requested, completed_at=completed,
+                         source_updated_at=at, content_hash=ext))  # fmt: skip
+    analyze(scored, date(2024, 6, 30))
+    assert score(scored, "c1")[0]["refunds"] == 2  # R1 and R2; R3 has no date, R4 is later

@@ -24,13 +24,25 @@ from patron.models import ApiKey, Role, User
 _hasher = PasswordHasher()
 KEY_USE_RESOLUTION = timedelta(minutes=5)
 
-SCOPES = ("customers:read", "customers:write", "customers:pii", "imports:write", "analytics:run", "admin")
+SCOPES = (
+    "customers:read",
+    "customers:write",
+    "customers:pii",
+    "imports:write",
+    "analytics:run",
+    "tickets:read",
+    "tickets:write",
+    "desk:admin",
+    "admin",
+)
 PERMISSIONS: dict[str, frozenset[str]] = {
     Role.admin: frozenset(SCOPES),
-    Role.analyst: frozenset({"customers:read", "analytics:run"}),
+    Role.analyst: frozenset({"customers:read", "analytics:run", "tickets:read"}),
     Role.marketer: frozenset({"customers:read", "customers:write"}),
-    Role.agent: frozenset({"customers:read", "customers:write", "customers:pii"}),
-    Role.read_only: frozenset({"customers:read"}),
+    Role.agent: frozenset(
+        {"customers:read", "customers:write", "customers:pii", "tickets:read", "tickets:write"}
+    ),
+    Role.read_only: frozenset({"customers:read", "tickets:read"}),
 }
 
 

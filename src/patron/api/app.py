@@ -17,8 +17,10 @@ from patron.commerce.endpoints import router as shops_router
 from patron.core.db import get_engine
 from patron.core.settings import Settings, get_settings
 from patron.customers.endpoints import router as customers_router
+from patron.desk.endpoints import router as desk_router
 from patron.ingest.endpoints import router as imports_router
 from patron.scoring.endpoints import router as scores_router
+from patron.web.desk import router as desk_pages_router
 from patron.web.pages import router as pages_router
 
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -57,9 +59,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     errors.install(app)
     app.include_router(customers_router)
+    app.include_router(desk_router)
     app.include_router(imports_router)
     app.include_router(scores_router)
     app.include_router(shops_router)
     app.include_router(pages_router)
+    app.include_router(desk_pages_router)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     return app

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from patron.cli import admin, customers, imports, jobs, scores, tiers
+from patron.cli import admin, customers, imports, jobs, scores, tickets, tiers
 from patron.cli._common import console, handle_errors, print_json
-from patron.core.time import utcnow
 
 app = typer.Typer(
     name="patron",
@@ -30,6 +30,8 @@ app.command("kpis")(scores.kpis_command)
 app.add_typer(scores.app, name="scores")
 app.add_typer(tiers.app, name="tiers")
 app.add_typer(jobs.app, name="jobs")
+app.add_typer(tickets.app, name="tickets")
+app.add_typer(tickets.sla_app, name="sla")
 app.command("worker")(jobs.worker_command)
 
 
@@ -78,6 +80,7 @@ def demo(
     from patron.core.db import get_engine, session_scope
     from patron.core.migrate import upgrade
     from patron.core.settings import get_settings
+    from patron.demo.generator import Manifest
     from patron.demo.load import DEMO_ADMIN, load
     from patron.scoring import service as scoring
 
@@ -106,9 +109,11 @@ def demo(
             f"{s.file:28} {s.status:9} {s.rows_read:>9,} rows  +{s.inserted:,} ~{s.updated:,} "
             f"={s.unchanged:,}  quarantined {s.quarantined:,} {('(' + codes + ')') if codes else ''}"
         )
-    # Scored a month ago and today, so the analytics page has segment and tier moves to show.
-    today, currency = utcnow().date(), get_settings().reporting_currency
-    for day in (today - timedelta(days=30), today):
+    # Scored as of the last day of the data and a month before, so the analytics page has
+    # segment and tier moves to show (and the same pictures whatever day the demo is built).
+    manifest = Manifest.from_dict(json.loads((directory / "manifest.json").read_text(encoding="utf-8")))
+    last, currency = manifest.end - timedelta(days=1), get_settings().reporting_currency
+    for day in (last - timedelta(days=30), last):
         with console.status(f"scoring customers as of {day}…"), session_scope(engine) as session:
             run = scoring.analyze(session, as_of=day, currency=currency, actor="demo")
             scored, notes = run.customers, run.params.get("notes", [])

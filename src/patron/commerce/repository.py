@@ -378,3 +378,21 @@ def insert_orders_frame(session: Session, frame: pl.DataFrame) -> pl.Series:
 
 def insert_lines_frame(session: Session, frame: pl.DataFrame) -> None:
     bulk.insert_frame(session, OrderLine.__table__, frame)  # type: ignore[arg-type]
+
+
+def get_order(session: Session, order_id: int) -> Order | None:
+    return session.get(Order, order_id)
+
+
+def get_line(session: Session, line_id: int) -> OrderLine | None:
+    return session.get(OrderLine, line_id)
+
+
+def get_refund(session: Session, refund_id: int) -> Refund | None:
+    return session.get(Refund, refund_id)
+
+
+def orders_by_number(session: Session, number: str) -> list[tuple[int, int | None]]:
+    """(order id, customer id) of the orders with this external id, in any shop."""
+    rows = session.execute(select(Order.id, Order.customer_id).where(Order.external_id == number))
+    return [(int(o), c) for o, c in rows]

@@ -575,3 +575,28 @@ def insert_new_orders(session: Session, orders: pl.DataFrame, catalog: ProductCa
 def shop_codes(session: Session) -> dict[int, str]:
     """Shop id -> code, without loading Shop objects (the customer 360 asks on every request)."""
     return repo.shop_codes(session)
+
+
+def get_order(session: Session, order_id: int) -> Order:
+    order = repo.get_order(session, order_id)
+    if order is None:
+        raise NotFound(f"order {order_id} not found", code="order_not_found", data={"order_id": order_id})
+    return order
+
+
+def get_line(session: Session, line_id: int) -> OrderLine:
+    line = repo.get_line(session, line_id)
+    if line is None:
+        raise NotFound(f"order line {line_id} not found", code="order_line_not_found")
+    return line
+
+
+def get_refund(session: Session, refund_id: int) -> Refund:
+    refund = repo.get_refund(session, refund_id)
+    if refund is None:
+        raise NotFound(f"refund {refund_id} not found", code="refund_not_found")
+    return refund
+
+
+def orders_by_number(session: Session, number: str) -> list[tuple[int, int | None]]:
+    return repo.orders_by_number(session, number.strip())

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     port: int = 8000
     # Cron expression per scheduled job, or "off" (JSON: {"scoring.analyze": "30 1 * * *"}).
     schedules: dict[str, str] = Field(default_factory=dict)
+    # Ticket statuses in which SLA clocks stop counting (JSON list).
+    sla_paused_statuses: list[str] = Field(default_factory=lambda: ["waiting_customer"])
 
     def resolved_database_url(self) -> str:
         if self.database_url:

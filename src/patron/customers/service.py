@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from patron.core.errors import Conflict, NotFound
 from patron.core.masking import mask_email, mask_identity, mask_phone
 from patron.core.money import format_minor
+from patron.core.parsing import FieldError, normalize_email
 from patron.core.time import utcnow
 from patron.customers import repository as repo
 from patron.customers.schemas import (
@@ -783,3 +784,12 @@ def _fill_blanks(session: Session, joined: pl.DataFrame) -> None:
     changed = both.filter(gains).select(*repo.FILLABLE, "cid")
     if not changed.is_empty():
         repo.fill_blank_profiles(session, changed.rows())
+
+
+def find_by_email(session: Session, email: str) -> int | None:
+    """The customer who owns this email address (normalised), if any."""
+    try:
+        key = ("email", "", normalize_email(email))
+    except FieldError:
+        return None
+    return repo.find_strong_identities(session, [key]).get(key)

@@ -21,6 +21,7 @@ from patron.models.ingest import (
     QuarantineStatus,
     SavedMapping,
 )
+from patron.models.kb import KbArticle
 from patron.models.order import (
     FxRate,
     Order,
@@ -33,12 +34,27 @@ from patron.models.order import (
 from patron.models.product import Category, Product
 from patron.models.score import CustomerScore, ScoreRun, TierChange, TierPolicy
 from patron.models.shop import Platform, Shop
+from patron.models.ticket import (
+    CategoryCorrection,
+    Priority,
+    SlaPolicy,
+    SlaTarget,
+    Team,
+    Ticket,
+    TicketChannel,
+    TicketEvent,
+    TicketMessage,
+    TicketSla,
+    TicketStatus,
+    TicketType,
+)
 from patron.models.user import ApiKey, Role, User
 
 __all__ = [
     "ApiKey",
     "AuditEntry",
     "Category",
+    "CategoryCorrection",
     "Customer",
     "CustomerMerge",
     "CustomerScore",
@@ -50,11 +66,13 @@ __all__ = [
     "ImportRun",
     "ImportStatus",
     "Job",
+    "KbArticle",
     "MergeBlock",
     "Order",
     "OrderLine",
     "OrderStatus",
     "Platform",
+    "Priority",
     "Product",
     "QuarantineRow",
     "QuarantineStatus",
@@ -65,8 +83,18 @@ __all__ = [
     "SavedMapping",
     "ScoreRun",
     "Shop",
+    "SlaPolicy",
+    "SlaTarget",
     "Tag",
     "TagGroup",
+    "Team",
+    "Ticket",
+    "TicketChannel",
+    "TicketEvent",
+    "TicketMessage",
+    "TicketSla",
+    "TicketStatus",
+    "TicketType",
     "TierChange",
     "TierPolicy",
     "TrackingEvent",

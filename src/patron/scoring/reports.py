@@ -305,7 +305,8 @@ def top_customers(
     session: Session, run: ScoreRun, kind: str, *, lang: str = "en", limit: int = 15
 ) -> list[dict[str, Any]]:
     """``clv``: the most valuable customers; ``risk``: the high-value and potential customers
-    least likely to buy in the next 90 days. Each with their scores and a plain explanation."""
+    with the most spend at risk of not buying in the next 90 days (not yet churned). Each with
+    their scores and a plain explanation."""
     rows = (
         repo.top_scores(session, run.id, "clv", limit)
         if kind == "clv"

@@ -61,10 +61,11 @@ def orders_before(session: Session, end: datetime) -> pl.DataFrame:
 
 
 def refunds_before(session: Session, end: datetime) -> pl.DataFrame:
-    """customer_id, refunds: refunds requested before ``end`` per customer."""
+    """customer_id, refunds: refunds requested before ``end`` per customer (those whose export
+    gives only the completion time, as Taobao's does, count from that)."""
     rows = session.execute(
         select(Refund.customer_id, func.count())
-        .where(Refund.customer_id.is_not(None), Refund.requested_at < end)
+        .where(Refund.customer_id.is_not(None), func.coalesce(Refund.requested_at, Refund.completed_at) < end)
         .group_by(Refund.customer_id)
     ).all()
     return pl.DataFrame(rows, schema={"customer_id": pl.Int64, "refunds": pl.Int64}, orient="row")
@@ -169,8 +170,10 @@ def movements(
 def top_scores(
     session: Session, run_id: int, order: str, limit: int, tiers: tuple[str, ...] = ()
 ) -> list[tuple[CustomerScore, str | None]]:
-    """Scores of the run with the customer's name: by CLV (highest first) or by purchase
-    probability (lowest first, the customers most at risk) among ``tiers``."""
+    """Scores of the run with the customer's name: by CLV (highest first), or by value at risk
+    among ``tiers``: what the customer has spent times the chance they do not buy in the next
+    90 days, highest first, leaving out those already churned (a list to act on, not a list
+    of the lost)."""
     q = (
         select(CustomerScore, Customer.name)
         .join(Customer, Customer.id == CustomerScore.customer_id)
@@ -179,9 +182,12 @@ def top_scores(
     if order == "clv":
         q = q.where(CustomerScore.clv_minor.is_not(None)).order_by(CustomerScore.clv_minor.desc())
     else:
-        q = q.where(CustomerScore.purchase_probability.is_not(None), CustomerScore.tier.in_(tiers)).order_by(
-            CustomerScore.purchase_probability.asc()
-        )
+        at_risk = (1 - CustomerScore.purchase_probability) * CustomerScore.spent_minor
+        q = q.where(
+            CustomerScore.purchase_probability.is_not(None),
+            CustomerScore.tier.in_(tiers),
+            CustomerScore.state != "churned",
+        ).order_by(at_risk.desc(), CustomerScore.customer_id)
     return [(s, n) for s, n in session.execute(q.limit(limit))]
 
 

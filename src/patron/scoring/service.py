@@ -296,3 +296,9 @@ def get_run(session: Session, run_id: int) -> ScoreRun:
     if run is None:
         raise NotFound(f"scoring run {run_id} not found", code="score_run_not_found")
     return run
+
+
+def current_tier(session: Session, customer_id: int) -> str | None:
+    """The customer's value tier in their latest scoring run (None before any run)."""
+    rows = repo.scores_of(session, customer_id, 1)
+    return rows[0][0].tier if rows else None

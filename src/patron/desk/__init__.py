@@ -1,0 +1,1 @@
+"""Service desk: tickets, after-sales, complaints, SLA, knowledge base."""
