@@ -8,7 +8,18 @@ from __future__ import annotations
 
 import argparse
 
-from benchmarks import analyze_bench, c360_bench, churn_bench, clv_bench, generate_bench, import_bench
+from benchmarks import (
+    analyze_bench,
+    c360_bench,
+    churn_bench,
+    classify_bench,
+    clv_bench,
+    desk_bench,
+    faq_bench,
+    generate_bench,
+    import_bench,
+    sla_bench,
+)
 
 
 def main() -> None:
@@ -22,6 +33,10 @@ def main() -> None:
     clv_bench.main(1_000_000 // scale)
     analyze_bench.main(1_000_000 // scale)
     churn_bench.main(100_000 // scale)
+    sla_bench.main(100_000 // scale)
+    desk_bench.main(100_000 // scale)
+    classify_bench.main(10_000 // scale)
+    faq_bench.main()
 
 
 if __name__ == "__main__":

@@ -211,6 +211,7 @@ class TicketSla(Base):
     __table_args__ = (
         UniqueConstraint("ticket_id", "target", "seq"),
         Index("ix_ticket_slas_due", "due_at"),
+        Index("ix_ticket_slas_breached", "breached_at"),
     )
 
 
