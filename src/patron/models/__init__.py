@@ -35,12 +35,19 @@ from patron.models.product import Category, Product
 from patron.models.score import CustomerScore, ScoreRun, TierChange, TierPolicy
 from patron.models.shop import Platform, Shop
 from patron.models.ticket import (
+    AgentProfile,
+    CannedReply,
     CategoryCorrection,
+    CorrectiveAction,
+    CsatSurvey,
     Priority,
+    Remedy,
+    ReturnPolicy,
     SlaPolicy,
     SlaTarget,
     Team,
     Ticket,
+    TicketAttachment,
     TicketChannel,
     TicketEvent,
     TicketMessage,
@@ -51,10 +58,14 @@ from patron.models.ticket import (
 from patron.models.user import ApiKey, Role, User
 
 __all__ = [
+    "AgentProfile",
     "ApiKey",
     "AuditEntry",
+    "CannedReply",
     "Category",
     "CategoryCorrection",
+    "CorrectiveAction",
+    "CsatSurvey",
     "Customer",
     "CustomerMerge",
     "CustomerScore",
@@ -79,6 +90,8 @@ __all__ = [
     "Refund",
     "RefundStatus",
     "RefundType",
+    "Remedy",
+    "ReturnPolicy",
     "Role",
     "SavedMapping",
     "ScoreRun",
@@ -89,6 +102,7 @@ __all__ = [
     "TagGroup",
     "Team",
     "Ticket",
+    "TicketAttachment",
     "TicketChannel",
     "TicketEvent",
     "TicketMessage",

@@ -12,16 +12,18 @@ clock starts again, so reading or scanning a clock never walks its history.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
     Computed,
+    Date,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Text,
@@ -146,6 +148,10 @@ class Ticket(Base):
     requester_email: Mapped[str | None] = mapped_column(String(254))
     merged_into_id: Mapped[int | None] = mapped_column(BigID, ForeignKey("tickets.id"))
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Root-cause code of a complaint (what caused it: supplier defect, packaging, carrier, …).
+    root_cause: Mapped[str | None] = mapped_column(String(50))
+    csat_skip: Mapped[bool] = mapped_column(Boolean, default=False)  # no survey for this one
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -226,4 +232,127 @@ class CategoryCorrection(Base):
     predicted: Mapped[str | None] = mapped_column(String(20))
     category: Mapped[str] = mapped_column(String(20))
     actor: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class TicketAttachment(Base):
+    """A file a customer or agent attached (size-capped and content-type checked on the way in;
+    kept in the database so both backends back it up the same way)."""
+
+    __tablename__ = "ticket_attachments"
+
+    id: Mapped[int] = id_column()
+    ticket_id: Mapped[int] = mapped_column(BigID, ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int | None] = mapped_column(
+        BigID, ForeignKey("ticket_messages.id", ondelete="CASCADE")
+    )
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class ReturnPolicy(Base):
+    """How long after delivery (or the order, without a delivery date) a shop accepts returns,
+    for a category (a path prefix) or the whole shop; the most specific policy applies."""
+
+    __tablename__ = "return_policies"
+
+    id: Mapped[int] = id_column()
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id"))
+    category: Mapped[str | None] = mapped_column(String(300))
+    window_days: Mapped[int] = mapped_column(Integer)
+    requires_proof: Mapped[bool] = mapped_column(Boolean, default=False)  # photos for damage claims
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (UniqueConstraint("shop_id", "category"),)
+
+
+class Remedy(Base):
+    """What the shop did about a ticket (refund, return, exchange, repair, re-ship, coupon,
+    compensation), with who, when and how much. ``key`` makes an action idempotent: the same
+    action sent twice is recorded once."""
+
+    __tablename__ = "ticket_remedies"
+
+    id: Mapped[int] = id_column()
+    ticket_id: Mapped[int] = mapped_column(BigID, ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    amount_minor: Mapped[int] = mapped_column(BigID, default=0)
+    currency: Mapped[str] = mapped_column(String(3))
+    refund_id: Mapped[int | None] = mapped_column(BigID, ForeignKey("refunds.id"))
+    coupon_code: Mapped[str | None] = mapped_column(String(40), unique=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(200))
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (UniqueConstraint("ticket_id", "key"),)
+
+
+class AgentProfile(Base):
+    """An agent's desk settings: refund limit, how many open tickets they take, their skills
+    (languages, shops, ticket types) and whether they take VIP customers."""
+
+    __tablename__ = "agent_profiles"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    refund_limit_minor: Mapped[int] = mapped_column(BigID, default=0)
+    limit_currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    capacity: Mapped[int] = mapped_column(Integer, default=20)
+    languages: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    shops: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    types: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    vip: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Round-robin: the last time a ticket was routed to the agent.
+    last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CannedReply(Base):
+    __tablename__ = "canned_replies"
+
+    id: Mapped[int] = id_column()
+    name: Mapped[str] = mapped_column(String(100))
+    lang: Mapped[str] = mapped_column(String(8))
+    body: Mapped[str] = mapped_column(Text)  # placeholders: {customer_name}, {ticket}, {order}, {agent}
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (UniqueConstraint("name", "lang"),)
+
+
+class CsatSurvey(Base):
+    """The satisfaction question sent when a ticket is resolved, and the answer (1-5)."""
+
+    __tablename__ = "csat_surveys"
+
+    id: Mapped[int] = id_column()
+    ticket_id: Mapped[int] = mapped_column(BigID, ForeignKey("tickets.id", ondelete="CASCADE"), unique=True)
+    token: Mapped[str] = mapped_column(String(43), unique=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # who resolved it
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    score: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CorrectiveAction(Base):
+    """What will stop a complaint's root cause from happening again, who owns it, by when."""
+
+    __tablename__ = "corrective_actions"
+
+    id: Mapped[int] = id_column()
+    ticket_id: Mapped[int | None] = mapped_column(BigID, ForeignKey("tickets.id", ondelete="SET NULL"))
+    cause: Mapped[str] = mapped_column(String(50))
+    kind: Mapped[str] = mapped_column(String(20))  # corrective or preventive
+    description: Mapped[str] = mapped_column(Text)
+    owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    due_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open, done, cancelled
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = created_at_column()
