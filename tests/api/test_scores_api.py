@@ -257,6 +257,17 @@ def test_analytics_drill_down_lists_the_customers(
     assert listed(clv_min=2000, clv_max=5000) == {ids["c2"], ids["c4"]}
     assert listed(cohort="2024-02-01") == {ids["c2"], ids["c4"]}
     assert listed(cohort="2024-01-15", age=1) == {ids["c1"]}
+    # The KPI cards' buyers: c3's order is pending; c1 bought on two days of the window.
+    window = {"bought_from": "2023-03-02", "bought_to": "2024-02-29"}
+    assert listed(**window) == {ids["c1"], ids["c2"], ids["c4"]}
+    assert listed(**window, repeat="true") == {ids["c1"]}
+    assert listed(**window, shop="tmall") == {ids["c4"]}
+    assert listed(bought_from="2024-02-05", bought_to="2024-02-10") == {ids["c2"]}  # both days count
+    assert listed(**window, segment="new") == {ids["c2"], ids["c4"]}
+    r = client.get("/api/v1/analytics/customers", params={"bought_from": "2024-02-01"}, headers=shop)
+    assert (r.status_code, r.json()["error"]) == (400, "bad_drill_down")
+    r = client.get("/api/v1/analytics/customers", params={"repeat": "true"}, headers=shop)
+    assert (r.status_code, r.json()["error"]) == (400, "bad_drill_down")
     page = client.get("/api/v1/analytics/customers", params={"tier": "general"}, headers=shop).json()
     assert page["items"][0]["phone"] is None  # masked for a role without customers:pii
     assert (page["page"], page["per_page"], page["total"]) == (1, 25, 1)

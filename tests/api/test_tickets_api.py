@@ -78,7 +78,14 @@ def test_an_agent_works_a_ticket(client: TestClient, engine: Engine) -> None:
     detail = client.get(f"/api/v1/tickets/{tid}", headers=agent).json()
     assert [m["kind"] for m in detail["messages"]] == ["customer", "reply"]
     assert [s["state"] for s in detail["slas"]] == ["met"]
-    assert [e["action"] for e in detail["events"]] == ["created", "sla_policy", "status", "reply", "status"]
+    assert [e["action"] for e in detail["events"]] == [
+        "created",
+        "sla_policy",
+        "status",
+        "reply",
+        "csat_requested",
+        "status",
+    ]
     assert client.get("/api/v1/tickets?status=resolved", headers=agent).json()["total"] == 1
     assert client.get(f"/api/v1/tickets?q=T-{tid:06d}", headers=agent).json()["total"] == 1
     report = client.get("/api/v1/sla/compliance?by=priority", headers=agent).json()

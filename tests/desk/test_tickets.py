@@ -138,7 +138,7 @@ def test_the_life_of_a_ticket_and_its_clocks(engine: Engine, shop: dict[str, int
     assert report == {"first_response": (1, 0, 0), "next_response": (0, 2, 0), "resolution": (0, 1, 0)}
     assert actions(engine, tid) == [
         "created", "sla_policy", "status", "reply", "status", "status", "customer_message", "sla_warning",
-        "sla_breached", "escalated", "reply", "status", "status", "customer_message", "status",
+        "sla_breached", "escalated", "reply", "csat_requested", "status", "status", "customer_message", "status",
     ]  # fmt: skip
 
 

@@ -22,8 +22,12 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from sqlalchemy import Engine
+
+# Two cores run the server, the browser and the other test worker at once: give the page time
+# to answer before calling an expectation failed (Playwright's default is 5 s).
+expect.set_options(timeout=15_000)
 
 
 def _root_conftest() -> Any:

@@ -142,6 +142,8 @@ def test_analytics_page_in_both_languages(scored: TestClient, lang: str) -> None
         "/customers?clv_min=1000&clv_max=2000",
         "/customers?clv_min=50000&clv_max=100000",
         "/customers?cohort=2024-01",
+        "/customers?repeat=1&bought_from=2023-02-01&bought_to=2024-01-31",
+        "/customers?bought_from=2023-02-01&bought_to=2024-01-31",
     } <= links(html)
     # The slicer offers the shops, channels and segments by name.
     slicer = html[html.index('id="slicer"') : html.index("</form>", html.index('id="slicer"'))]
@@ -157,9 +159,11 @@ def test_the_slicer_narrows_the_kpi_cards(scored: TestClient) -> None:
     tmall = scored.get("/analytics", params={"slice": "shop:tmall"}).text
     kpis = tmall[tmall.index('id="kpis"') : tmall.index('id="rfm-grid"')]
     assert "320.00 CNY" not in kpis
-    assert "<strong>0.00 CNY</strong>" in kpis
+    # The cards link to their buyers, in the slice's shop or segment.
+    window = "bought_from=2023-02-01&amp;bought_to=2024-01-31"
+    assert f'<strong><a href="/customers?{window}&amp;shop=tmall">0.00 CNY</a></strong>' in kpis
     champions = scored.get("/analytics", params={"slice": "segment:champions"}).text
-    assert "<strong>300.00 CNY</strong>" in champions
+    assert f'<strong><a href="/customers?{window}&amp;segment=champions">300.00 CNY</a></strong>' in champions
     r = scored.get("/analytics", params={"slice": "weather:rain"})
     assert r.status_code == 400
     assert "unknown slice &#39;weather&#39;" in r.text

@@ -80,6 +80,8 @@ def demo(
     from patron.core.db import get_engine, session_scope
     from patron.core.migrate import upgrade
     from patron.core.settings import get_settings
+    from patron.core.time import utcnow
+    from patron.demo import desk as desk_demo
     from patron.demo.generator import Manifest
     from patron.demo.load import DEMO_ADMIN, load
     from patron.scoring import service as scoring
@@ -120,6 +122,9 @@ def demo(
     console.print(f"scored {scored:,} customers: segments, tiers, lifecycle, churn risk, CLV")
     for note in notes:
         console.print(f"[yellow]note[/] {note}")
+    with console.status("opening the service desk…"), session_scope(engine) as session:
+        tickets = desk_demo.seed(session, now=utcnow(), password=DEMO_ADMIN[1])
+    console.print(f"service desk: {tickets} tickets, SLA policies, agents, knowledge base")
     console.print(f"\n[bold]Log in at http://127.0.0.1:8000 as {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}[/]")
     if serve_after:
         serve()

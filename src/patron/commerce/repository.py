@@ -396,3 +396,44 @@ def orders_by_number(session: Session, number: str) -> list[tuple[int, int | Non
     """(order id, customer id) of the orders with this external id, in any shop."""
     rows = session.execute(select(Order.id, Order.customer_id).where(Order.external_id == number))
     return [(int(o), c) for o, c in rows]
+
+
+def add_refund(session: Session, refund: Refund) -> Refund:
+    session.add(refund)
+    session.flush()
+    return refund
+
+
+def refunded_total(session: Session, order_id: int) -> int:
+    """Minor units refunded or being refunded on an order (rejected and cancelled ones aside)."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
+            Refund.order_id == order_id, Refund.status.not_in(("rejected", "cancelled"))
+        )
+    )
+    return int(total or 0)
+
+
+def refund_by_key(session: Session, shop_id: int, external_id: str) -> Refund | None:
+    return session.scalars(
+        select(Refund).where(Refund.shop_id == shop_id, Refund.external_id == external_id)
+    ).first()
+
+
+def line_category(session: Session, line_id: int) -> str | None:
+    """The category path of an order line's product."""
+    return session.scalar(
+        select(Category.path)
+        .join(Product, Product.category_id == Category.id)
+        .join(OrderLine, OrderLine.product_id == Product.id)
+        .where(OrderLine.id == line_id)
+    )
+
+
+def latest_orders(session: Session, limit: int) -> list[Order]:
+    """The most recent orders that have a customer."""
+    return list(
+        session.scalars(
+            select(Order).where(Order.customer_id.is_not(None)).order_by(Order.placed_at.desc()).limit(limit)
+        )
+    )

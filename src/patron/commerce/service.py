@@ -600,3 +600,55 @@ def get_refund(session: Session, refund_id: int) -> Refund:
 
 def orders_by_number(session: Session, number: str) -> list[tuple[int, int | None]]:
     return repo.orders_by_number(session, number.strip())
+
+
+def record_refund(
+    session: Session,
+    *,
+    shop_id: int,
+    external_id: str,
+    order_id: int | None,
+    customer_id: int | None,
+    type: str,
+    status: str,
+    amount_minor: int,
+    currency: str,
+    reason: str | None,
+    at: datetime,
+) -> Refund:
+    """A refund, return, exchange or re-ship decided in Patron (not imported). ``external_id``
+    is unique per shop, so recording the same decision twice returns the first record."""
+    existing = repo.refund_by_key(session, shop_id, external_id)
+    if existing is not None:
+        return existing
+    values = (external_id, order_id, customer_id, type, status, amount_minor, currency, reason)
+    return repo.add_refund(
+        session,
+        Refund(
+            shop_id=shop_id,
+            external_id=external_id,
+            order_id=order_id,
+            customer_id=customer_id,
+            type=type,
+            status=status,
+            amount_minor=amount_minor,
+            currency=currency,
+            reason=reason,
+            requested_at=at,
+            completed_at=at if status == "completed" else None,
+            source_updated_at=at,
+            content_hash=digest(*values),
+        ),
+    )
+
+
+def refunded_total(session: Session, order_id: int) -> int:
+    return repo.refunded_total(session, order_id)
+
+
+def line_category(session: Session, line_id: int) -> str | None:
+    return repo.line_category(session, line_id)
+
+
+def latest_orders(session: Session, limit: int = 100) -> list[Order]:
+    return repo.latest_orders(session, limit)

@@ -76,7 +76,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    # Sessions in UTC, so that SQL date arithmetic on timestamps (a purchase's day) agrees with
+    # SQLite's and with the analytics kernels, which all work on UTC days.
+    connect_args = {"options": "-c TimeZone=UTC"} | kwargs.pop("connect_args", {})
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
 _engines: dict[str, Engine] = {}

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from itertools import pairwise
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Select, and_, case, func, insert, literal, or_, select, update
+from sqlalchemy import Select, and_, case, func, insert, literal, or_, select, union, update
 from sqlalchemy.orm import Session
 
 from patron.core.repository import chunked
 from patron.models import (
+    AgentProfile,
+    CannedReply,
     CategoryCorrection,
+    CorrectiveAction,
+    CsatSurvey,
     KbArticle,
+    Order,
+    OrderLine,
     Refund,
+    Remedy,
+    ReturnPolicy,
+    Shop,
     SlaPolicy,
     Team,
     Ticket,
@@ -34,7 +43,14 @@ def add(session: Session, row: T) -> T:
 
 
 def get_ticket(session: Session, ticket_id: int, *, for_update: bool = False) -> Ticket | None:
+    """The ticket; ``for_update`` locks it for the rest of the transaction: its row on
+    PostgreSQL, the database's write lock on SQLite (which has no row locks: a write that changes
+    nothing takes it, and starts the transaction, so a savepoint after it nests properly)."""
     if for_update:
+        if session.get_bind().dialect.name == "sqlite":
+            session.execute(
+                update(Ticket).where(Ticket.id == ticket_id).values(reopen_count=Ticket.reopen_count)
+            )
         return session.scalars(select(Ticket).where(Ticket.id == ticket_id).with_for_update()).first()
     return session.get(Ticket, ticket_id)
 
@@ -245,21 +261,29 @@ def last_seq(session: Session, ticket_id: int, target: str) -> int | None:
     )
 
 
-def mark_breaches(session: Session, now: datetime) -> list[tuple[int, int, str, datetime | None]]:
-    """Record every running target whose deadline has passed as missed at its deadline, once.
-    Returns (sla id, ticket id, target, due) of those recorded now."""
-    due = and_(
-        TicketSla.stopped_at.is_(None),
-        TicketSla.breached_at.is_(None),
-        TicketSla.due_at < now,
-    )
-    rows = [
-        (int(i), int(t), str(k), d)
-        for i, t, k, d in session.execute(
-            select(TicketSla.id, TicketSla.ticket_id, TicketSla.target, TicketSla.due_at).where(due)
-        )
+class Mark(NamedTuple):
+    """A clock the scan just recorded (missed or warned)."""
+
+    sla_id: int
+    ticket_id: int
+    target: str
+    due: datetime | None
+    policy_id: int | None
+
+
+def _marks(session: Session, where: Any) -> list[Mark]:
+    columns = (TicketSla.id, TicketSla.ticket_id, TicketSla.target, TicketSla.due_at, TicketSla.policy_id)
+    return [
+        Mark(int(i), int(t), str(k), d, p) for i, t, k, d, p in session.execute(select(*columns).where(where))
     ]
-    for part in chunked([r[0] for r in rows]):
+
+
+def mark_breaches(session: Session, now: datetime) -> list[Mark]:
+    """Record every running target whose deadline has passed as missed at its deadline, once."""
+    rows = _marks(
+        session, and_(TicketSla.stopped_at.is_(None), TicketSla.breached_at.is_(None), TicketSla.due_at < now)
+    )
+    for part in chunked([r.sla_id for r in rows]):
         session.execute(
             update(TicketSla)
             .where(TicketSla.id.in_(part), TicketSla.breached_at.is_(None))
@@ -268,23 +292,36 @@ def mark_breaches(session: Session, now: datetime) -> list[tuple[int, int, str, 
     return rows
 
 
-def mark_warnings(session: Session, now: datetime) -> list[tuple[int, int, str, datetime | None]]:
+def mark_warnings(session: Session, now: datetime) -> list[Mark]:
     """Targets running into their warning window, not yet warned nor missed (once each)."""
-    soon = and_(
-        TicketSla.running_since.is_not(None),
-        TicketSla.breached_at.is_(None),
-        TicketSla.warned_at.is_(None),
-        TicketSla.warn_at <= now,
+    rows = _marks(
+        session,
+        and_(
+            TicketSla.running_since.is_not(None),
+            TicketSla.breached_at.is_(None),
+            TicketSla.warned_at.is_(None),
+            TicketSla.warn_at <= now,
+        ),
     )
-    rows = [
-        (int(i), int(t), str(k), d)
-        for i, t, k, d in session.execute(
-            select(TicketSla.id, TicketSla.ticket_id, TicketSla.target, TicketSla.due_at).where(soon)
-        )
-    ]
-    for part in chunked([r[0] for r in rows]):
+    for part in chunked([r.sla_id for r in rows]):
         session.execute(update(TicketSla).where(TicketSla.id.in_(part)).values(warned_at=now))
     return rows
+
+
+def reassign(session: Session, ticket_ids: Sequence[int], user_id: int) -> None:
+    for part in chunked(list(ticket_ids)):
+        session.execute(update(Ticket).where(Ticket.id.in_(part)).values(assignee_id=user_id))
+
+
+def tickets_brief(session: Session, ticket_ids: Sequence[int]) -> dict[int, tuple[str, str, int | None]]:
+    """Subject, priority and assignee per ticket (for notifications)."""
+    out: dict[int, tuple[str, str, int | None]] = {}
+    for part in chunked(list(ticket_ids)):
+        rows = session.execute(
+            select(Ticket.id, Ticket.subject, Ticket.priority, Ticket.assignee_id).where(Ticket.id.in_(part))
+        )
+        out |= {int(i): (str(s), str(p), a) for i, s, p, a in rows}
+    return out
 
 
 def compliance(session: Session, by: str | None) -> list[tuple[Any, str, int, int, int]]:
@@ -399,3 +436,238 @@ def slas_of_tickets(session: Session, ticket_ids: Sequence[int]) -> dict[int, li
         ):
             out[row.ticket_id].append(row)
     return out
+
+
+# -- after-sales and agents -------------------------------------------------------------------
+
+
+def return_policies(session: Session) -> list[ReturnPolicy]:
+    return list(session.scalars(select(ReturnPolicy).order_by(ReturnPolicy.id)))
+
+
+def return_policy(session: Session, shop_id: int | None, category: str | None) -> ReturnPolicy | None:
+    return session.scalars(
+        select(ReturnPolicy).where(
+            ReturnPolicy.shop_id.is_(None) if shop_id is None else ReturnPolicy.shop_id == shop_id,
+            ReturnPolicy.category.is_(None) if category is None else ReturnPolicy.category == category,
+        )
+    ).first()
+
+
+def remedy_by_key(session: Session, ticket_id: int, key: str) -> Remedy | None:
+    return session.scalars(select(Remedy).where(Remedy.ticket_id == ticket_id, Remedy.key == key)).first()
+
+
+def remedies_of(session: Session, ticket_id: int) -> list[Remedy]:
+    return list(session.scalars(select(Remedy).where(Remedy.ticket_id == ticket_id).order_by(Remedy.id)))
+
+
+def agent_profile(session: Session, user_id: int | None) -> AgentProfile | None:
+    return session.get(AgentProfile, user_id) if user_id is not None else None
+
+
+def agent_profiles(session: Session, *, active_only: bool = False) -> list[AgentProfile]:
+    query = select(AgentProfile)
+    if active_only:
+        query = query.where(AgentProfile.active.is_(True))
+    return list(session.scalars(query.order_by(AgentProfile.user_id)))
+
+
+def open_load(session: Session, user_ids: Sequence[int]) -> dict[int, int]:
+    """Open tickets (not resolved, closed or merged) per agent."""
+    rows = session.execute(
+        select(Ticket.assignee_id, func.count())
+        .where(
+            Ticket.assignee_id.in_(user_ids),
+            Ticket.status.not_in(("resolved", "closed")),
+            Ticket.merged_into_id.is_(None),
+        )
+        .group_by(Ticket.assignee_id)
+    )
+    return {int(a): int(n) for a, n in rows if a is not None}
+
+
+def canned_reply(session: Session, name: str, lang: str) -> CannedReply | None:
+    return session.scalars(
+        select(CannedReply).where(CannedReply.name == name, CannedReply.lang == lang)
+    ).first()
+
+
+def canned_replies(session: Session, lang: str | None) -> list[CannedReply]:
+    query = select(CannedReply)
+    if lang:
+        query = query.where(CannedReply.lang == lang)
+    return list(session.scalars(query.order_by(CannedReply.name, CannedReply.lang)))
+
+
+# -- service quality: CSAT, root causes, corrective actions, reports (patron.desk.quality) ------
+
+
+def survey_of_ticket(session: Session, ticket_id: int) -> CsatSurvey | None:
+    return session.scalars(select(CsatSurvey).where(CsatSurvey.ticket_id == ticket_id)).first()
+
+
+def survey_by_token(session: Session, token: str) -> CsatSurvey | None:
+    return session.scalars(select(CsatSurvey).where(CsatSurvey.token == token)).first()
+
+
+def answer_survey(session: Session, survey_id: int, score: int, comment: str | None, now: datetime) -> bool:
+    """Record the answer only if none was recorded (one statement: two answers at once, one wins)."""
+    result = session.execute(
+        update(CsatSurvey)
+        .where(CsatSurvey.id == survey_id, CsatSurvey.answered_at.is_(None))
+        .values(score=score, comment=comment, answered_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount) == 1  # type: ignore[attr-defined]
+
+
+def get_action(session: Session, action_id: int, *, for_update: bool = False) -> CorrectiveAction | None:
+    if for_update:
+        return session.scalars(
+            select(CorrectiveAction).where(CorrectiveAction.id == action_id).with_for_update()
+        ).first()
+    return session.get(CorrectiveAction, action_id)
+
+
+def list_actions(
+    session: Session, *, open_only: bool, due_before: date | None, ticket_id: int | None
+) -> list[CorrectiveAction]:
+    query = select(CorrectiveAction)
+    if open_only:
+        query = query.where(CorrectiveAction.status == "open")
+    if due_before is not None:
+        query = query.where(CorrectiveAction.due_on < due_before)
+    if ticket_id is not None:
+        query = query.where(CorrectiveAction.ticket_id == ticket_id)
+    order = (CorrectiveAction.due_on.is_(None), CorrectiveAction.due_on, CorrectiveAction.id)
+    return list(session.scalars(query.order_by(*order)))
+
+
+def count_actions(session: Session, today: date) -> tuple[int, int]:
+    """(open, open and due before ``today``)."""
+    late = and_(CorrectiveAction.due_on.is_not(None), CorrectiveAction.due_on < today)
+    row = session.execute(
+        select(func.count(), func.sum(case((late, 1), else_=0))).where(CorrectiveAction.status == "open")
+    ).one()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
+def _opened(since: datetime, until: datetime, type_: str | None = None) -> list[Any]:
+    """Tickets opened in ``[since, until)`` (of a type), merged duplicates left out."""
+    conditions = [Ticket.merged_into_id.is_(None), Ticket.created_at >= since, Ticket.created_at < until]
+    if type_ is not None:
+        conditions.append(Ticket.type == type_)
+    return conditions
+
+
+def pareto_counts(
+    session: Session, by: str, since: datetime, until: datetime, type_: str | None
+) -> list[tuple[Any, str | None, int]]:
+    """(value, label, tickets) per value of ``by``; see :func:`patron.desk.quality.pareto`."""
+    where = _opened(since, until, type_)
+    if by == "sku":
+        of_line = (
+            select(Ticket.id.label("ticket_id"), OrderLine.sku.label("value"))
+            .join(OrderLine, OrderLine.id == Ticket.order_line_id)
+            .where(*where)
+        )
+        of_order = (
+            select(Ticket.id.label("ticket_id"), OrderLine.sku.label("value"))
+            .outerjoin(OrderLine, OrderLine.order_id == Ticket.order_id)
+            .where(*where, Ticket.order_line_id.is_(None))
+        )
+        pairs = union(of_line, of_order).subquery()
+        rows = session.execute(
+            select(pairs.c.value, func.count(func.distinct(pairs.c.ticket_id))).group_by(pairs.c.value)
+        )
+        return [(v, None, int(n)) for v, n in rows]
+    if by == "shop":
+        rows = session.execute(
+            select(Shop.code, Shop.name, func.count())
+            .select_from(Ticket)
+            .outerjoin(Shop, Shop.id == Ticket.shop_id)
+            .where(*where)
+            .group_by(Shop.code, Shop.name)
+        )
+        return [(c, n, int(k)) for c, n, k in rows]
+    if by == "carrier":
+        rows = session.execute(
+            select(Order.carrier, func.count())
+            .select_from(Ticket)
+            .outerjoin(Order, Order.id == Ticket.order_id)
+            .where(*where)
+            .group_by(Order.carrier)
+        )
+        return [(c or None, None, int(k)) for c, k in rows]
+    column = {"category": Ticket.category, "root_cause": Ticket.root_cause, "agent": Ticket.assignee_id}[by]
+    rows = session.execute(select(column, func.count()).where(*where).group_by(column))
+    return [(v, None, int(k)) for v, k in rows]
+
+
+def kpi_tickets(
+    session: Session, since: datetime, until: datetime
+) -> list[tuple[int, datetime, datetime | None, datetime | None, int]]:
+    """(assignee, created, first response, resolved, reopens) of the assigned tickets opened then."""
+    rows = session.execute(
+        select(
+            Ticket.assignee_id,
+            Ticket.created_at,
+            Ticket.first_response_at,
+            Ticket.resolved_at,
+            Ticket.reopen_count,
+        ).where(*_opened(since, until), Ticket.assignee_id.is_not(None))
+    )
+    return [(int(a or 0), c, f, r, int(n or 0)) for a, c, f, r, n in rows]
+
+
+def sla_counts(
+    session: Session, since: datetime, until: datetime
+) -> list[tuple[int | None, str, int, int, int]]:
+    """(assignee, target, met, missed, running in time) over the targets of the tickets opened
+    in ``[since, until)``: met = stopped without a miss, missed = deadline passed (stopped or not)."""
+    missed = TicketSla.breached_at.is_not(None)
+    met = and_(TicketSla.stopped_at.is_not(None), ~missed)
+    running = and_(TicketSla.stopped_at.is_(None), ~missed)
+    rows = session.execute(
+        select(
+            Ticket.assignee_id,
+            TicketSla.target,
+            func.sum(case((met, 1), else_=0)),
+            func.sum(case((missed, 1), else_=0)),
+            func.sum(case((running, 1), else_=0)),
+        )
+        .join(Ticket, Ticket.id == TicketSla.ticket_id)
+        .where(*_opened(since, until))
+        .group_by(Ticket.assignee_id, TicketSla.target)
+    )
+    return [(a, str(t), int(m or 0), int(x or 0), int(r or 0)) for a, t, m, x, r in rows]
+
+
+def csat_scores(session: Session, since: datetime, until: datetime) -> list[tuple[int | None, int | None]]:
+    """(agent, score or None if unanswered) of every survey of the tickets opened then."""
+    rows = session.execute(
+        select(CsatSurvey.agent_id, CsatSurvey.score)
+        .join(Ticket, Ticket.id == CsatSurvey.ticket_id)
+        .where(*_opened(since, until))
+        .order_by(CsatSurvey.id)
+    )
+    return [(a, None if s is None else int(s)) for a, s in rows]
+
+
+def ticket_facts(session: Session, since: datetime, until: datetime) -> list[tuple[datetime, str, str]]:
+    """(created, channel, type) of the tickets opened in ``[since, until)``."""
+    rows = session.execute(
+        select(Ticket.created_at, Ticket.channel, Ticket.type).where(*_opened(since, until))
+    )
+    return [(c, str(ch), str(t)) for c, ch, t in rows]
+
+
+def backlog(session: Session, statuses: Sequence[str]) -> list[tuple[str, int]]:
+    """Tickets per status now (merged duplicates left out)."""
+    rows = session.execute(
+        select(Ticket.status, func.count())
+        .where(Ticket.status.in_(statuses), Ticket.merged_into_id.is_(None))
+        .group_by(Ticket.status)
+    )
+    return [(str(s), int(n)) for s, n in rows]

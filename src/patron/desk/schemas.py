@@ -193,6 +193,8 @@ class SlaPolicyCreate(BaseModel):
     resolution_minutes: int | None = Field(default=None, ge=1)
     warn_before_minutes: int = Field(default=30, ge=0)
     active: bool = True
+    escalate_to_user_id: int | None = None  # a miss reassigns the ticket to this user
+    notify_url: str | None = Field(default=None, max_length=500, pattern="^https?://")
 
 
 class SlaPolicyOut(SlaPolicyCreate):
@@ -213,6 +215,99 @@ class ComplianceRow(BaseModel):
 class ScanOut(BaseModel):
     breached: int
     warned: int
+
+
+# -- after-sales, agents, canned replies ---------------------------------------------------------
+
+
+class ReviewOut(BaseModel):
+    order_id: int | None
+    policy_id: int | None
+    window_days: int
+    requires_proof: bool
+    since: datetime | None
+    days_since: int | None
+    within_window: bool | None
+    currency: str | None
+    order_total_minor: int | None
+    refunded_minor: int
+    refundable_minor: int | None
+
+
+class RemedyCreate(BaseModel):
+    kind: str
+    key: str = Field(min_length=1, max_length=100, description="idempotency key: the same action once")
+    amount_minor: int = Field(default=0, ge=0)
+    note: str | None = Field(default=None, max_length=2000)
+    override_window: bool = False
+
+
+class RemedyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    key: str
+    amount_minor: int
+    currency: str
+    refund_id: int | None
+    coupon_code: str | None
+    note: str | None
+    actor: str
+    created_at: datetime
+
+
+class ReturnPolicyIn(BaseModel):
+    shop_id: int | None = None
+    category: str | None = Field(default=None, max_length=300)
+    window_days: int
+    requires_proof: bool = False
+    note: str | None = None
+
+
+class ReturnPolicyOut(ReturnPolicyIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+
+
+class AgentIn(BaseModel):
+    refund_limit_minor: int | None = Field(default=None, ge=0)
+    limit_currency: str | None = Field(default=None, pattern="^[A-Z]{3}$")
+    capacity: int | None = Field(default=None, ge=0, le=1000)
+    languages: list[str] | None = None
+    shops: list[str] | None = None
+    types: list[str] | None = None
+    vip: bool | None = None
+    active: bool | None = None
+    team_id: int | None = None
+
+
+class AgentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    user_id: int
+    team_id: int | None
+    refund_limit_minor: int
+    limit_currency: str
+    capacity: int
+    languages: list[str]
+    shops: list[str]
+    types: list[str]
+    vip: bool
+    active: bool
+
+
+class CannedIn(BaseModel):
+    body: str = Field(min_length=1, max_length=10_000)
+
+
+class CannedOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    lang: str
+    body: str
 
 
 # -- knowledge base and bot ---------------------------------------------------------------------
@@ -277,3 +372,221 @@ class HandoverRequest(BaseModel):
     email: Email
     lang: str = Field(default="zh", pattern="^(zh|en)$")
     conversation: list[BotTurn] = Field(min_length=1, max_length=100)
+
+
+# -- service quality: CSAT, root causes, corrective actions, reports --------------------------------
+
+
+class CsatAnswer(BaseModel):
+    """The customer's answer: 1 (very unhappy) to 5 (very happy); checked by the service
+    (``csat_bad_score``, ``csat_comment_too_long``) like the web form."""
+
+    score: int
+    comment: str | None = Field(default=None, max_length=20_000)
+
+
+class CsatPublicOut(BaseModel):
+    """What the customer sees of a survey (no agent, no ticket id)."""
+
+    reference: str
+    answered: bool
+    score: int | None
+    url: str
+
+
+class CsatOut(CsatPublicOut):
+    ticket_id: int
+    agent_id: int | None
+    sent_at: datetime
+    comment: str | None
+    answered_at: datetime | None
+
+
+class CsatSkip(BaseModel):
+    skip: bool = True
+
+
+class CsatSkipOut(BaseModel):
+    ticket_id: int
+    csat_skip: bool
+
+
+class RootCauseChange(BaseModel):
+    root_cause: str | None  # one of patron.desk.quality.ROOT_CAUSES; null clears it
+
+
+class RootCauseOut(BaseModel):
+    ticket_id: int
+    root_cause: str | None
+
+
+class ArchiveOut(BaseModel):
+    ticket_id: int
+    archived_at: datetime | None
+
+
+class ActionCreate(BaseModel):
+    description: str = Field(min_length=1, max_length=5000)
+    kind: str = "corrective"  # or preventive
+    cause: str | None = None  # default: the ticket's root cause
+    ticket_id: int | None = None
+    owner_user_id: int | None = None
+    due_on: date | None = None
+
+
+class ActionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    ticket_id: int | None
+    cause: str
+    kind: str
+    description: str
+    owner_user_id: int | None
+    due_on: date | None
+    status: str
+    done_at: datetime | None
+    created_at: datetime
+    overdue: bool  # open and due before today (the instance's time zone)
+
+
+class ParetoRowOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    value: str | int | None
+    label: str | None
+    count: int
+    share: float
+    cumulative: float
+
+
+class ParetoOut(BaseModel):
+    by: str
+    type: str | None
+    since: datetime
+    until: datetime
+    total: int
+    rows: list[ParetoRowOut]
+
+
+class AgentKpiOut(BaseModel):
+    """See :class:`patron.desk.quality.AgentKpi` for the definitions."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    agent_id: int
+    name: str | None
+    handled: int
+    resolved: int
+    first_response_minutes: float | None
+    resolution_minutes: float | None
+    reopened: int
+    reopen_rate: float | None
+    csat_average: float | None
+    csat_responses: int
+    csat_sent: int
+    sla_met: int
+    sla_missed: int
+    sla_compliance: float | None
+
+
+class AgentKpisOut(BaseModel):
+    since: datetime
+    until: datetime
+    agents: list[AgentKpiOut]
+
+
+class CountOut(BaseModel):
+    key: str
+    count: int
+
+
+class DayCount(BaseModel):
+    day: date
+    count: int
+
+
+class SlaTargetOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    target: str
+    met: int
+    missed: int
+    in_progress: int
+    compliance: float | None
+
+
+class CsatSummaryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    sent: int
+    responses: int
+    average: float | None
+    satisfied: float | None  # share of answers scoring 4 or 5
+    response_rate: float | None
+    distribution: dict[int, int]
+
+
+class DashboardOut(BaseModel):
+    since: datetime
+    until: datetime
+    days: int
+    timezone: str
+    total: int
+    volume: list[DayCount]
+    by_channel: list[CountOut]
+    by_type: list[CountOut]
+    backlog: list[CountOut]
+    sla: list[SlaTargetOut]
+    csat: CsatSummaryOut
+    complaints_by_category: list[ParetoRowOut]
+    complaints_by_root_cause: list[ParetoRowOut]
+    agents: list[AgentKpiOut]
+    actions_open: int
+    actions_overdue: int
+
+
+# -- inbound email and attachments ------------------------------------------------------------------
+
+
+class AttachmentOut(BaseModel):
+    """A stored attachment (its content: ``GET /api/v1/attachments/{id}``)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    ticket_id: int
+    message_id: int | None
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    created_at: datetime
+
+
+class RefusedAttachmentOut(BaseModel):
+    """An attachment of an email that was not stored (the email was), and why."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    filename: str
+    content_type: str
+    size: int
+    code: str  # attachment_too_large, attachment_type_not_allowed, attachment_type_mismatch, ...
+    detail: str
+
+
+class InboundEmailOut(BaseModel):
+    """What became of an inbound email."""
+
+    ticket_id: int | None
+    reference: str | None
+    message_id: int | None  # the stored message (None when ignored)
+    created: bool  # a new ticket
+    threaded: bool  # a message on an existing ticket
+    duplicate: bool  # received before: nothing stored this time
+    ignored: str | None = None  # automatic mail on no thread (auto_submitted, bulk, ...)
+    automatic: str | None = None  # automatic mail kept as an internal note on its thread
+    follows_up: str | None = None  # the closed ticket (reference) a new ticket follows
+    attachments: list[AttachmentOut] = []
+    refused: list[RefusedAttachmentOut] = []

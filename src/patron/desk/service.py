@@ -16,11 +16,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from patron.commerce import service as commerce
+from patron.core import jobs
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.settings import Settings
 from patron.core.time import utcnow
 from patron.customers import service as customers
-from patron.desk import complaints, sla
+from patron.desk import complaints, notify, quality, routing, sla
 from patron.desk import repository as repo
 from patron.desk.clock import BusinessCalendar
 from patron.desk.repository import QueueFilter as QueueFilter
@@ -60,12 +61,15 @@ class DeskConfig:
 
     timezone: str = "Asia/Shanghai"
     paused_statuses: frozenset[str] = frozenset({"waiting_customer"})
+    routing: str = "least_loaded"
     workflow: Mapping[str, Sequence[str]] = field(default_factory=lambda: WORKFLOW)
 
 
 def config_of(settings: Settings) -> DeskConfig:
     return DeskConfig(
-        timezone=settings.default_timezone, paused_statuses=frozenset(settings.sla_paused_statuses)
+        timezone=settings.default_timezone,
+        paused_statuses=frozenset(settings.sla_paused_statuses),
+        routing=settings.desk_routing,
     )
 
 
@@ -233,6 +237,19 @@ def create(
         severity=ticket.severity,
         category=ticket.category,
     )
+    shop_code = commerce.shop_codes(session).get(shop_id) if shop_id is not None else None
+    agent = routing.route(session, ticket, shop_code=shop_code, tier=tier, strategy=config.routing, now=now)
+    if agent is not None:
+        _event(
+            session,
+            ticket,
+            "routing",
+            "assigned",
+            now,
+            assignee_id=agent,
+            team_id=ticket.team_id,
+            by=config.routing,
+        )
     policy = sla.start(session, ticket, tier=tier, now=now, cal=_calendar(session, ticket, config))
     if policy is not None:
         _event(session, ticket, "sla", "sla_policy", now, policy=policy.name)
@@ -342,6 +359,7 @@ def _move(
     ticket.status = new
     if new == TicketStatus.resolved:
         ticket.resolved_at = now
+        quality.on_resolved(session, ticket, now)
     elif new == TicketStatus.closed:
         ticket.closed_at = now
     elif new == TicketStatus.reopened:
@@ -360,12 +378,13 @@ def set_status(
     config: DeskConfig,
     now: datetime | None = None,
 ) -> Ticket:
-    ticket = _live(session, ticket_id)
+    ticket = live(session, ticket_id)
     _move(session, ticket, status, actor=actor, config=config, now=now or utcnow())
     return ticket
 
 
-def _live(session: Session, ticket_id: int) -> Ticket:
+def live(session: Session, ticket_id: int) -> Ticket:
+    """The ticket, locked for a change (refused once merged into another)."""
     ticket = get(session, ticket_id, for_update=True)
     if ticket.merged_into_id is not None:
         raise Conflict(
@@ -390,7 +409,7 @@ def reply(
     """An agent's public reply (stops the response clocks; a new ticket becomes open) or an
     internal note (changes nothing else)."""
     now = now or utcnow()
-    ticket = _live(session, ticket_id)
+    ticket = live(session, ticket_id)
     if not body.strip():
         raise InvalidInput("the message is empty", code="ticket_empty")
     if ticket.status == TicketStatus.closed and not internal:
@@ -470,7 +489,7 @@ def assign(
     """Give the ticket to an agent and/or a team. A new team's business hours apply to the
     clocks from now on (the minutes already counted stay)."""
     now = now or utcnow()
-    ticket = _live(session, ticket_id)
+    ticket = live(session, ticket_id)
     if team_id is not None and repo.get_team(session, team_id) is None:
         raise NotFound(f"team {team_id} not found", code="team_not_found")
     if team_id is not None and team_id != ticket.team_id:
@@ -496,7 +515,7 @@ def correct_category(session: Session, ticket_id: int, category: str, *, actor: 
             code="ticket_bad_category",
             data={"allowed": list(complaints.CATEGORIES)},
         )
-    ticket = _live(session, ticket_id)
+    ticket = live(session, ticket_id)
     if ticket.type != TicketType.complaint:
         raise Conflict("only a complaint has a category", code="ticket_not_complaint")
     first = repo.messages_of(session, ticket.id)[0]
@@ -529,7 +548,7 @@ def merge(
     now = now or utcnow()
     if ticket_id == into_id:
         raise InvalidInput("a ticket cannot be merged into itself", code="ticket_merge_self")
-    source, target = _live(session, ticket_id), _live(session, into_id)
+    source, target = live(session, ticket_id), live(session, into_id)
     if source.customer_id != target.customer_id:
         raise Conflict("only tickets of the same customer can be merged", code="ticket_merge_customer")
     if target.status == TicketStatus.closed:
@@ -586,26 +605,72 @@ def tickets_of_customer(session: Session, customer_id: int, limit: int = 20) -> 
 
 def scan(session: Session, *, now: datetime | None = None) -> tuple[int, int]:
     """Record missed targets (once, at their deadline) and warn of those about to be missed;
-    each goes into the ticket's history, and a miss raises the ticket's priority a step. Works
-    in bulk: a scan after a quiet spell may find thousands at once."""
+    each goes into the ticket's history and a miss raises the ticket's priority a step. A
+    policy's escalation applies too: a miss reassigns the ticket to its lead, and every warning
+    and miss is posted to its webhook (job ``desk.notify``, sent only once this transaction
+    commits, once per clock and event). Works in bulk: a scan after a quiet spell may find
+    thousands at once."""
     now = now or utcnow()
     breaches = repo.mark_breaches(session, now)
     warnings = repo.mark_warnings(session, now)
     events: list[dict[str, Any]] = []
     for action, rows in (("sla_breached", breaches), ("sla_warning", warnings)):
         events += [
-            {"ticket_id": ticket_id, "actor": "sla", "action": action, "created_at": now,
-             "data": {"target": target, "due": due.isoformat() if due else None}}
-            for _, ticket_id, target, due in rows
+            {"ticket_id": m.ticket_id, "actor": "sla", "action": action, "created_at": now,
+             "data": {"target": m.target, "due": m.due.isoformat() if m.due else None}}
+            for m in rows
         ]  # fmt: skip
     order = [str(p) for p in PRIORITY_ORDER]
-    for ticket_id, old, new in repo.raise_priorities(session, sorted({r[1] for r in breaches}), order):
+    for ticket_id, old, new in repo.raise_priorities(session, sorted({m.ticket_id for m in breaches}), order):
         events.append(
             {"ticket_id": ticket_id, "actor": "sla", "action": "escalated", "created_at": now,
              "data": {"from": old, "to": new}}
         )  # fmt: skip
+    events += _escalate(session, breaches, warnings, now)
     repo.add_events(session, sorted(events, key=lambda e: (e["ticket_id"], e["action"] != "sla_breached")))
     return len(breaches), len(warnings)
+
+
+def _escalate(
+    session: Session, breaches: list[repo.Mark], warnings: list[repo.Mark], now: datetime
+) -> list[dict[str, Any]]:
+    policies = {p.id: p for p in repo.policies(session) if p.escalate_to_user_id or p.notify_url}
+    if not policies:
+        return []
+    events: list[dict[str, Any]] = []
+    leads: dict[int, list[int]] = {}
+    for m in breaches:
+        policy = policies.get(m.policy_id or 0)
+        if policy is not None and policy.escalate_to_user_id is not None:
+            leads.setdefault(policy.escalate_to_user_id, []).append(m.ticket_id)
+    for lead, ticket_ids in leads.items():
+        repo.reassign(session, ticket_ids, lead)
+        events += [
+            {"ticket_id": t, "actor": "sla", "action": "assigned", "created_at": now,
+             "data": {"assignee_id": lead, "by": "escalation"}}
+            for t in sorted(set(ticket_ids))
+        ]  # fmt: skip
+    marked = [("sla.breached", m) for m in breaches] + [("sla.warning", m) for m in warnings]
+    noted = [(kind, m, policies[m.policy_id]) for kind, m in marked if m.policy_id in policies]
+    brief = repo.tickets_brief(session, [m.ticket_id for _, m, p in noted if p.notify_url])
+    for kind, m, policy in noted:
+        if not policy.notify_url:
+            continue
+        subject, priority, assignee = brief[m.ticket_id]
+        payload = {
+            "event": kind,
+            "ticket": f"T-{m.ticket_id:06d}",
+            "ticket_id": m.ticket_id,
+            "subject": subject,
+            "priority": priority,
+            "assignee_id": assignee,
+            "target": m.target,
+            "due": m.due.isoformat() if m.due else None,
+            "policy": policy.name,
+        }
+        jobs.enqueue(session, notify.JOB, {"url": policy.notify_url, "payload": payload},
+                     key=f"desk.notify:{m.sla_id}:{kind}")  # fmt: skip
+    return events
 
 
 def create_team(

@@ -103,6 +103,10 @@ class SlaPolicy(Base):
     resolution_minutes: Mapped[int | None] = mapped_column(Integer)
     # A warning is raised this many business minutes before a target is due.
     warn_before_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    # Escalation: a missed target reassigns the ticket to this user (a team lead), and every
+    # warning and miss is posted (signed) to this URL.
+    escalate_to_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    notify_url: Mapped[str | None] = mapped_column(String(500))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = created_at_column()
 

@@ -245,6 +245,10 @@ def drill_down(
     clv_max: Annotated[int | None, Query(description="minor units, exclusive")] = None,
     cohort: Annotated[date | None, Query(description="first-purchase month (any day of it)")] = None,
     age: Annotated[int | None, Query(description="months after the cohort's first")] = None,
+    bought_from: Annotated[date | None, Query(description="bought on or after this day (UTC)")] = None,
+    bought_to: Annotated[date | None, Query(description="... and on or before this day")] = None,
+    shop: Annotated[str | None, Query(description="... in this shop (code)")] = None,
+    repeat: Annotated[bool | None, Query(description="... on two or more days")] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 25,
 ) -> CustomerPage:
@@ -265,6 +269,10 @@ def drill_down(
         clv_max=clv_max,
         cohort=cohort,
         age=age,
+        bought_from=bought_from,
+        bought_to=bought_to,
+        shop=shop,
+        repeat=repeat,
     )
     within = reports.drill_down(session, drill)
     if within is None:

@@ -356,9 +356,19 @@ def dashboard(
         "top_clv": top_customers(session, run, "clv", lang=lang, limit=top),
         "at_risk": top_customers(session, run, "risk", lang=lang, limit=top),
         "kpis": {"current": kpi["current"], "previous": kpi["previous"]},
+        "kpi_drill": _kpi_drill(run.as_of, by, value),
         "trend": kpi["months"],
         "cohorts": _cohort_rows(orders, run.as_of, COHORT_MONTHS),
     }
+
+
+def _kpi_drill(as_of: date, by: str | None, value: str | None) -> dict[str, Any] | None:
+    """The drill-down of the KPI cards: the buyers of their 12 months (in the shop or segment
+    sliced); a channel or category slice has none (it counts orders' parts, not customers)."""
+    if by not in (None, "shop", "segment"):
+        return None
+    window: dict[str, Any] = {"bought_from": as_of - timedelta(days=364), "bought_to": as_of}
+    return window | ({by: value} if by is not None else {})
 
 
 def slice_values(session: Session) -> dict[str, list[str]]:
@@ -399,6 +409,12 @@ class Drill:
     clv_max: int | None = None
     cohort: date | None = None
     age: int | None = None
+    # The buyers of a KPI card: customers who bought in [bought_from, bought_to] (days, UTC), in
+    # one shop if given, and with ``repeat`` on two or more days of it (the repurchase rate's).
+    bought_from: date | None = None
+    bought_to: date | None = None
+    shop: str | None = None
+    repeat: bool | None = None
 
     def is_set(self) -> bool:
         return any(getattr(self, f.name) is not None for f in fields(self) if f.name != "dim")
@@ -420,6 +436,12 @@ class Drill:
             problems.append("age needs a cohort and must be 0 or more")
         if self.clv_min is not None and self.clv_max is not None and self.clv_min >= self.clv_max:
             problems.append("clv_min must be below clv_max")
+        if (self.bought_from is None) != (self.bought_to is None) or (
+            self.bought_from is not None and self.bought_to is not None and self.bought_from > self.bought_to
+        ):
+            problems.append("bought_from and bought_to go together, the first not after the second")
+        if (self.shop is not None or self.repeat is not None) and self.bought_from is None:
+            problems.append("shop and repeat narrow a bought_from / bought_to window")
         if problems:
             raise InvalidInput("bad drill-down: " + "; ".join(problems), code="bad_drill_down")
 
@@ -447,6 +469,9 @@ def drill_down(session: Session, drill: Drill) -> Select[Any] | None:
             active = (_at(_month(first, drill.age)), _at(_month(first, drill.age + 1)))
         end = _end(runs[0].as_of if runs else utcnow().date())
         queries.append(repo.cohort_ids((_at(first), _at(_month(first, 1))), end, active))
+    if drill.bought_from is not None and drill.bought_to is not None:
+        window = (_at(drill.bought_from), _at(drill.bought_to + timedelta(days=1)))
+        queries.append(repo.buyer_ids(window, shop=drill.shop, repeat=bool(drill.repeat)))
     query = queries[0]
     for other in queries[1:]:
         query = query.where(query.selected_columns[0].in_(other))

@@ -328,6 +328,23 @@ def cohort_ids(
     return query
 
 
+def buyer_ids(window: tuple[datetime, datetime], *, shop: str | None, repeat: bool) -> Select[Any]:
+    """Ids of the customers who bought in ``window`` (in ``shop``), with ``repeat`` on two or
+    more different days (UTC) of it: the customers behind the KPI cards."""
+    query = select(Order.customer_id).where(
+        Order.customer_id.is_not(None),
+        Order.status.not_in(NOT_PURCHASES),
+        Order.placed_at >= window[0],
+        Order.placed_at < window[1],
+    )
+    if shop is not None:
+        query = query.where(Order.shop_id.in_(select(Shop.id).where(Shop.code == shop)))
+    query = query.group_by(Order.customer_id)
+    if repeat:
+        query = query.having(func.count(func.distinct(func.date(Order.placed_at))) >= 2)
+    return query
+
+
 # -- value-tier policies and the tier moves between runs ---------------------------------------
 
 

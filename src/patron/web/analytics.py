@@ -33,8 +33,13 @@ DRILL_PARAMS = (
     "clv_max",
     "cohort",
     "age",
+    "bought_from",
+    "bought_to",
+    "shop",
+    "repeat",
 )
 _NUMBERS = frozenset({"r", "f", "clv_min", "clv_max", "age"})
+_DAYS = frozenset({"bought_from", "bought_to"})
 _KEYS = frozenset({"segment", "tier", "state", "moved_from", "moved_to"})
 
 
@@ -86,10 +91,16 @@ def parse_drill(params: Mapping[str, str]) -> reports.Drill:
                 values[name] = int(raw)
             elif name == "cohort":
                 values[name] = date.fromisoformat(raw if len(raw) > 7 else f"{raw}-01")
+            elif name in _DAYS:
+                values[name] = date.fromisoformat(raw)
+            elif name == "repeat":
+                values[name] = raw in ("1", "true", "yes")
             else:
                 values[name] = raw
         except ValueError:
-            kind = "a date (YYYY-MM)" if name == "cohort" else "a whole number"
+            kind = {"cohort": "a month (YYYY-MM)", "bought_from": "a day", "bought_to": "a day"}.get(
+                name, "a whole number"
+            )
             raise InvalidInput(
                 f"bad drill-down: {name} must be {kind}, not {raw!r}", code="bad_drill_down"
             ) from None
@@ -133,6 +144,13 @@ def chip(drill: reports.Drill, lang: str, currency: str) -> str:
         low = money(drill.clv_min) if drill.clv_min is not None else "…"
         high = money(drill.clv_max) if drill.clv_max is not None else "…"
         parts.append(translate("drill.clv", lang, low=low, high=high))
+    if drill.bought_from is not None and drill.bought_to is not None:
+        key = "drill.bought_repeat" if drill.repeat else "drill.bought"
+        parts.append(
+            translate(key, lang, start=drill.bought_from.isoformat(), end=drill.bought_to.isoformat())
+        )
+        if drill.shop is not None:
+            parts.append(translate("drill.shop", lang, value=drill.shop))
     if drill.cohort is not None:
         month = drill.cohort.strftime("%Y-%m")
         parts.append(

@@ -21,6 +21,7 @@ every text from :mod:`patron.web.i18n`, times in the instance's time zone.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,7 +32,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from jinja2 import pass_context
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from patron.accounts import service as accounts
 from patron.accounts.service import Principal
@@ -41,11 +42,13 @@ from patron.core.db import session_scope
 from patron.core.deps import DB
 from patron.core.errors import InvalidInput, NotFound, PatronError
 from patron.core.masking import mask_email
+from patron.core.money import format_minor
+from patron.core.parsing import FieldError, parse_money
 from patron.core.time import as_utc, utcnow
 from patron.customers import service as customers
-from patron.desk import complaints, service, sla
+from patron.desk import aftersales, complaints, quality, routing, service, sla
 from patron.desk.schemas import PublicTicketCreate
-from patron.models import Ticket, TicketEvent, TicketSla, TicketType
+from patron.models import CsatSurvey, Ticket, TicketEvent, TicketSla, TicketType
 from patron.scoring import service as scoring
 from patron.web.i18n import MESSAGES, label, pick_language, translate
 from patron.web.pages import WebUser, render, templates
@@ -347,6 +350,13 @@ def describe(event: TicketEvent, users: dict[int, str], lang: str) -> str:
             values = {"ref": _ref(d.get("source")), "n": d.get("messages", 0)}
         case "sla_breached" | "sla_warning":
             values = {"target": name("sla.target", d.get("target"))}
+        case "remedy":
+            amount = int(d.get("amount_minor") or 0)
+            currency = str(d.get("currency") or "")
+            values = {
+                "kind": name("remedy.kind", d.get("kind")),
+                "amount": f"{format_minor(amount, currency)} {currency}" if amount else "",
+            }
     key = f"ticket.event.{event.action}"
     if key not in MESSAGES:
         return event.action
@@ -429,15 +439,74 @@ def _ticket_page(
         cust=_customer_panel(request, session, who, tk, lang),
         error=error,
         error_text=error_text(error, lang) if error else "",
-        draft=draft,
+        draft=draft or _canned_draft(request, session, tk, who, lang),
         draft_internal=draft_internal,
+        review=aftersales.review(session, tk, now=now) if tk.order_id else None,
+        remedies=aftersales.remedies_of(session, tk.id),
+        remedy_kinds=tuple(aftersales.KINDS),
+        # A fresh idempotency key per page: submitting the form twice carries out the remedy once.
+        remedy_key=secrets.token_urlsafe(12),
+        canned=routing.canned_replies(session, tk.language),
     )
+
+
+def _canned_draft(request: Request, session: Session, tk: Ticket, who: Principal, lang: str) -> str:
+    """The reply box pre-filled with the canned reply chosen (``?canned=name``)."""
+    name = request.query_params.get("canned")
+    if not name:
+        return ""
+    customer = customers.get(session, tk.customer_id).name if tk.customer_id else tk.requester_name
+    values = {
+        "customer_name": customer or "",
+        "ticket": service.reference(tk),
+        "order": commerce.get_order(session, tk.order_id).external_id if tk.order_id else "",
+        "agent": who.name,
+    }
+    try:
+        return routing.render_canned(session, name, tk.language, values)
+    except PatronError:
+        return ""
 
 
 @router.get("/tickets/{ticket_id}")
 def ticket_page(ticket_id: int, request: Request, session: DB, who: WebUser) -> Response:
     who.require("tickets:read")
     return _ticket_page(request, session, who, ticket_id)
+
+
+@router.post("/tickets/{ticket_id}/remedy")
+def remedy(
+    ticket_id: int,
+    request: Request,
+    session: DB,
+    who: WebUser,
+    kind: Annotated[str, Form()] = "",
+    key: Annotated[str, Form(max_length=100)] = "",
+    amount: Annotated[str, Form(max_length=40)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+    override_window: Annotated[str | None, Form()] = None,
+) -> Response:
+    """Carry out a remedy from the ticket page (the page's key makes a double submit harmless)."""
+
+    def act() -> None:
+        ticket = service.live(session, ticket_id)
+        checked = aftersales.review(session, ticket)
+        currency = checked.currency or request.app.state.settings.reporting_currency
+        try:
+            minor = parse_money(amount, currency) if amount.strip() else 0
+        except FieldError as e:
+            raise InvalidInput(f"not an amount: {amount!r}", code="remedy_bad_amount") from e
+        decision = aftersales.Decision(kind, key, minor, note.strip() or None, bool(override_window))
+        aftersales.carry_out(
+            session,
+            ticket,
+            decision,
+            actor=who.actor,
+            actor_user_id=who.user_id,
+            unlimited=who.can("desk:admin"),
+        )
+
+    return _act(request, session, who, ticket_id, act)
 
 
 MAX_MESSAGE = 20_000
@@ -701,5 +770,140 @@ def tracking_message(
             request, session, _by_token(session, token), status=exc.status, error=exc, draft=body
         )
     response = RedirectResponse(f"/support/t/{token}", status_code=303)
+    response.headers.update(PUBLIC_HEADERS)
+    return response
+
+
+# -- service quality: the dashboard, root causes, CSAT (patron.desk.quality) ------------------------
+#
+# The ticket and tracking pages read a ticket's survey through the ``csat_of`` Jinja global
+# (the ticket's own session, so the same transaction), and the root-cause codes through
+# ``root_causes``: their handlers above stay as they are.
+
+DASHBOARD_DAYS = (7, 30, 90)
+
+
+def _csat_of(ticket: Ticket | None) -> CsatSurvey | None:
+    session = object_session(ticket) if ticket is not None else None
+    if ticket is None or session is None:
+        return None
+    return quality.survey_of(session, ticket.id)
+
+
+templates.env.globals["csat_of"] = _csat_of
+templates.env.globals["root_causes"] = tuple(quality.ROOT_CAUSES)
+
+
+def duration(minutes: float | None, lang: str) -> str:
+    """A median in words (rounded to the minute), or a dash."""
+    return "—" if minutes is None else span(int(minutes + 0.5), lang)
+
+
+@router.get("/desk")
+def dashboard_page(
+    request: Request,
+    session: DB,
+    who: WebUser,
+    days: Annotated[int, Query(ge=1, le=366)] = 30,
+) -> Response:
+    """The service dashboard: volumes, backlog, SLA compliance, CSAT, complaints' Pareto by
+    category and root cause, agents' KPIs (figures: :func:`patron.desk.quality.dashboard`)."""
+    who.require("tickets:read")
+    _remember(request, who)
+    lang = _lang(request)
+    d = quality.dashboard(session, utcnow(), days, timezone=_config(request).timezone)
+    return render(
+        request,
+        "desk_dashboard.html",
+        d=d,
+        days_options=DASHBOARD_DAYS,
+        duration=lambda minutes: duration(minutes, lang),
+    )
+
+
+@router.post("/tickets/{ticket_id}/root-cause")
+def root_cause_form(
+    ticket_id: int, request: Request, session: DB, who: WebUser, root_cause: Annotated[str, Form()] = ""
+) -> Response:
+    def act() -> None:
+        quality.set_root_cause(session, ticket_id, root_cause or None, who.actor, now=utcnow())
+
+    return _act(request, session, who, ticket_id, act)
+
+
+@router.post("/tickets/{ticket_id}/csat-skip")
+def csat_skip_form(
+    ticket_id: int, request: Request, session: DB, who: WebUser, skip: Annotated[str, Form()] = "1"
+) -> Response:
+    def act() -> None:
+        quality.set_csat_skip(session, ticket_id, skip == "1", who.actor, now=utcnow())
+
+    return _act(request, session, who, ticket_id, act)
+
+
+def _survey(session: Session, token: str) -> CsatSurvey | None:
+    try:
+        return quality.survey(session, token)
+    except NotFound:
+        return None
+
+
+def _csat_page(
+    request: Request,
+    session: Session,
+    survey: CsatSurvey | None,
+    *,
+    status: int = 200,
+    error: PatronError | None = None,
+    score: str = "",
+    comment: str = "",
+) -> Response:
+    lang = _lang(request)
+    ticket = service.get(session, survey.ticket_id) if survey is not None else None
+    key = f"csat.error.{error.code}" if error else ""
+    response = render(
+        request,
+        "public_csat.html",
+        status=status,
+        survey=survey,
+        ticket=ticket,
+        ref=service.reference(ticket) if ticket else "",
+        token=request.path_params.get("token", ""),
+        error=error,
+        error_text=(translate(key, lang) if key in MESSAGES else error.message) if error else "",
+        score=score,
+        comment=comment,
+    )
+    response.headers.update(PUBLIC_HEADERS)
+    return response
+
+
+@router.get("/support/csat/{token}")
+def csat_page(token: str, request: Request, session: DB) -> Response:
+    """The customer's survey: five stars and a comment, or their answer once given."""
+    survey = _survey(session, token)
+    return _csat_page(request, session, survey, status=200 if survey else 404)
+
+
+@router.post("/support/csat/{token}")
+def csat_answer(
+    token: str,
+    request: Request,
+    session: DB,
+    score: Annotated[str, Form()] = "",
+    comment: Annotated[str, Form()] = "",
+) -> Response:
+    """Record the answer (the first one is final) and show the thanks."""
+    survey = _survey(session, token)
+    if survey is None:
+        return _csat_page(request, session, None, status=404)
+    try:
+        value = int(score) if score.strip().isdigit() and len(score.strip()) < 3 else 0
+        quality.answer(session, token, value, comment, now=utcnow())
+    except PatronError as exc:
+        session.rollback()
+        again = _survey(session, token)
+        return _csat_page(request, session, again, status=exc.status, error=exc, score=score, comment=comment)
+    response = RedirectResponse(f"/support/csat/{token}", status_code=303)
     response.headers.update(PUBLIC_HEADERS)
     return response
