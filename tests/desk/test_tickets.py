@@ -346,3 +346,18 @@ def test_marketplace_refunds_become_tickets_once(
     assert [utc(c) for (c,) in table_rows(engine, "SELECT created_at FROM tickets")] == [
         "2026-03-02 09:00:00"
     ] * 2
+
+
+def test_a_shop_can_set_its_own_workflow(engine: Engine, shop: dict[str, int]) -> None:
+    strict = {s: list(moves) for s, moves in service.WORKFLOW.items()} | {"new": ["open"]}
+    config = DeskConfig(timezone="UTC", workflow=service.check_workflow(strict))
+    with session_scope(engine) as s:
+        tid = service.create(s, NewTicket(subject="s", body="b"), actor="api", config=config).id
+        with pytest.raises(Conflict) as err:  # a new ticket must be opened first here
+            service.set_status(s, tid, "resolved", actor="Eve", config=config)
+        assert err.value.data == {"from": "new", "allowed": ["open"]}
+        service.set_status(s, tid, "open", actor="Eve", config=config)
+    for bad in ({"new": ["open"]}, strict | {"archived": []}, strict | {"new": ["gone"]}):
+        with pytest.raises(InvalidInput) as wrong:
+            service.check_workflow(bad)
+        assert wrong.value.code == "ticket_bad_workflow"

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     schedules: dict[str, str] = Field(default_factory=dict)
     # Ticket statuses in which SLA clocks stop counting (JSON list).
     sla_paused_statuses: list[str] = Field(default_factory=lambda: ["waiting_customer"])
+    # Which ticket status may follow which (JSON {"new": ["open", ...], ...}); empty: the default.
+    ticket_workflow: dict[str, list[str]] = Field(default_factory=dict)
     # New tickets go to an agent: least_loaded, round_robin or off (patron.desk.routing).
     desk_routing: str = "least_loaded"
 

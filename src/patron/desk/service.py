@@ -70,7 +70,21 @@ def config_of(settings: Settings) -> DeskConfig:
         timezone=settings.default_timezone,
         paused_statuses=frozenset(settings.sla_paused_statuses),
         routing=settings.desk_routing,
+        workflow=check_workflow(settings.ticket_workflow) if settings.ticket_workflow else WORKFLOW,
     )
+
+
+def check_workflow(workflow: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:
+    """A workflow of the known statuses, each of them present (``PATRON_TICKET_WORKFLOW``)."""
+    known = {str(s) for s in TicketStatus}
+    named = set(workflow) | {n for moves in workflow.values() for n in moves}
+    if named - known or set(workflow) != known:
+        raise InvalidInput(
+            "a ticket workflow lists every status once with the statuses that may follow it; "
+            f"unknown: {sorted(named - known)}, missing: {sorted(known - set(workflow))}",
+            code="ticket_bad_workflow",
+        )
+    return {k: tuple(v) for k, v in workflow.items()}
 
 
 def reference(ticket: Ticket) -> str:

@@ -46,7 +46,7 @@ from patron.core.money import format_minor
 from patron.core.parsing import FieldError, parse_money
 from patron.core.time import as_utc, utcnow
 from patron.customers import service as customers
-from patron.desk import aftersales, complaints, quality, routing, service, sla
+from patron.desk import aftersales, complaints, kb, quality, routing, service, sla
 from patron.desk.schemas import PublicTicketCreate
 from patron.models import CsatSurvey, Ticket, TicketEvent, TicketSla, TicketType
 from patron.scoring import service as scoring
@@ -664,8 +664,27 @@ def _form_page(
 
 
 @router.get("/support")
-def support_form(request: Request) -> Response:
-    return _form_page(request)
+def support_form(
+    request: Request,
+    subject: Annotated[str, Query(max_length=300)] = "",
+    body: Annotated[str, Query(max_length=5000)] = "",
+) -> Response:
+    """The form; the FAQ bot hands over with the customer's question already in it."""
+    return _form_page(request, form={"type": "inquiry", "subject": subject, "body": body})
+
+
+@router.get("/support/help")
+def help_page(request: Request, session: DB, q: Annotated[str, Query(max_length=2000)] = "") -> Response:
+    """The FAQ bot for customers: the best article's passages, or a hand-over to a person (the
+    support form, filled with the question and the bot's answer)."""
+    lang = _lang(request)
+    answer = kb.ask(session, q, lang=lang) if q.strip() else None
+    handover = ""
+    if answer is not None:
+        said = answer.title if answer.confident else translate("help.unsure", lang)
+        transcript = f"{translate('help.you', lang)}: {q.strip()}\n{translate('help.bot', lang)}: {said}"
+        handover = "/support?" + urlencode({"subject": q.strip()[:120], "body": transcript})
+    return render(request, "public_help.html", q=q, answer=answer, handover=handover)
 
 
 @router.post("/support")
