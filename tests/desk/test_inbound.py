@@ -477,7 +477,7 @@ def test_the_same_message_delivered_twice_at_once(engine: Engine, people: dict[s
     barrier = threading.Barrier(2, timeout=10)
     local = threading.local()
     lookup: Callable[..., Any] = inbound.repo.message_by_email_id
-    write_lock: Callable[..., Any] = inbound._write_lock
+    write_lock: Callable[..., Any] = inbound.repo.write_lock
 
     def after_both_checked(session: Any, message_id: str) -> Any:
         found = lookup(session, message_id)
@@ -506,7 +506,7 @@ def test_the_same_message_delivered_twice_at_once(engine: Engine, people: dict[s
             mp.setattr(inbound.repo, "message_by_email_id", after_both_checked)
         else:
             # SQLite: the first takes the write lock before checking; the second waits for it.
-            mp.setattr(inbound, "_write_lock", slow_lock)
+            mp.setattr(inbound.repo, "write_lock", slow_lock)
         threads = [threading.Thread(target=deliver) for _ in range(2)]
         for t in threads:
             t.start()

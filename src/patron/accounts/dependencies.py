@@ -19,6 +19,13 @@ T = TypeVar("T")
 
 
 def principal(request: Request, session: DB) -> Principal:
+    """Who is asking; kept on ``request.state.principal`` for the page templates (what the
+    navigation shows), so they never look the user up again."""
+    request.state.principal = _principal(request, session)
+    return request.state.principal  # type: ignore[no-any-return]
+
+
+def _principal(request: Request, session: DB) -> Principal:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return accounts.principal_from_key(session, header[7:].strip())

@@ -20,15 +20,17 @@ CATEGORIES = ("product", "logistics", "service", "price", "promotion")
 REPEAT_WINDOW = timedelta(days=90)
 
 _lock = threading.Lock()
-_cached: tuple[tuple[tuple[str, str], ...], ComplaintClassifier] | None = None
+_cached: tuple[tuple[str, int, int | None], ComplaintClassifier] | None = None
 
 
 def classifier(session: Session) -> ComplaintClassifier:
+    """The model for the corrections stored now (retrained only when they changed: their count
+    and latest id are compared, the texts read only then)."""
     global _cached
-    corrections = tuple(repo.corrections(session))
+    fingerprint = (str(session.get_bind().engine.url), *repo.corrections_fingerprint(session))
     with _lock:
-        if _cached is None or _cached[0] != corrections:
-            _cached = (corrections, train_default(corrections))
+        if _cached is None or _cached[0] != fingerprint:
+            _cached = (fingerprint, train_default(repo.corrections(session)))
         return _cached[1]
 
 

@@ -49,6 +49,7 @@ changed by others; they belong there.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import email
 import email.header
 import email.policy
@@ -65,9 +66,8 @@ from email.message import EmailMessage
 from html.parser import HTMLParser
 from typing import Any
 
-from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 
 from patron.core.errors import Conflict, InvalidInput, NotFound, PatronError
 from patron.core.parsing import FieldError, normalize_email
@@ -846,20 +846,11 @@ def add_attachment(
 
 def attachments_of(session: Session, ticket_id: int) -> list[TicketAttachment]:
     """A ticket's attachments without their content (also those on messages merged into it)."""
-    ticket = service.get(session, ticket_id)
-    on_messages = select(TicketMessage.id).where(TicketMessage.ticket_id == ticket.id)
-    return list(
-        session.scalars(
-            select(TicketAttachment)
-            .options(defer(TicketAttachment.data))
-            .where(or_(TicketAttachment.ticket_id == ticket.id, TicketAttachment.message_id.in_(on_messages)))
-            .order_by(TicketAttachment.id)
-        )
-    )
+    return repo.attachments_of(session, service.get(session, ticket_id).id)
 
 
 def get_attachment(session: Session, attachment_id: int) -> TicketAttachment:
-    row = session.get(TicketAttachment, attachment_id)
+    row = repo.get_attachment(session, attachment_id)
     if row is None:
         raise NotFound(
             f"attachment {attachment_id} not found",
@@ -872,24 +863,14 @@ def get_attachment(session: Session, attachment_id: int) -> TicketAttachment:
 # -- receiving -------------------------------------------------------------------------------------
 
 
-def _survivor(session: Session, ticket: Ticket) -> Ticket:
-    seen: set[int] = set()
-    while ticket.merged_into_id is not None and ticket.id not in seen:
-        seen.add(ticket.id)
-        ticket = service.get(session, ticket.merged_into_id)
-    return ticket
-
-
 def _sender_owns(session: Session, ticket: Ticket, sender: str | None) -> bool:
     """Is the sender the ticket's requester, or an address of the ticket's customer?"""
     if sender is None:
         return False
     if ticket.requester_email:
-        try:
+        with contextlib.suppress(FieldError):  # a malformed stored address matches nothing
             if normalize_email(ticket.requester_email) == sender:
                 return True
-        except FieldError:
-            pass
     if ticket.customer_id is None:
         return False
     owner = customers.find_by_email(session, sender)
@@ -906,7 +887,7 @@ def _thread(session: Session, mail: ParsedEmail) -> tuple[Ticket | None, Ticket 
     for mid in mail.replies_to:
         known = repo.message_by_email_id(session, mid)
         if known is not None:
-            ticket = _survivor(session, service.get(session, known.ticket_id))
+            ticket = service.survivor(session, service.get(session, known.ticket_id))
             if ticket.status == TicketStatus.closed:
                 return None, ticket, "closed"
             return service.get(session, ticket.id, for_update=True), None, None
@@ -915,7 +896,7 @@ def _thread(session: Session, mail: ParsedEmail) -> tuple[Ticket | None, Ticket 
         found = repo.get_ticket(session, ticket_id)
         if found is None:
             continue
-        ticket = _survivor(session, found)
+        ticket = service.survivor(session, found)
         if not _sender_owns(session, ticket, mail.sender_email):
             follows = follows or (ticket, "sender_not_requester")
         elif ticket.status == TicketStatus.closed:
@@ -926,7 +907,7 @@ def _thread(session: Session, mail: ParsedEmail) -> tuple[Ticket | None, Ticket 
 
 
 def _duplicate(session: Session, known: TicketMessage) -> InboundResult:
-    ticket = _survivor(session, service.get(session, known.ticket_id))
+    ticket = service.survivor(session, service.get(session, known.ticket_id))
     return InboundResult(ticket=ticket, message=known, duplicate=True)
 
 
@@ -1033,17 +1014,6 @@ def _attach_all(session: Session, result: InboundResult, mail: ParsedEmail, now:
         )
 
 
-def _write_lock(session: Session) -> None:
-    """SQLite: take the database's write lock now, with a write that changes nothing, so that a
-    second delivery of the same email waits for the first to commit and then finds it."""
-    session.execute(
-        update(TicketMessage)
-        .where(TicketMessage.id == -1)
-        .values(kind=TicketMessage.kind)
-        .execution_options(synchronize_session=False)
-    )
-
-
 def receive_email(
     session: Session, raw: bytes, *, config: DeskConfig, now: datetime | None = None
 ) -> InboundResult:
@@ -1063,7 +1033,7 @@ def receive_email(
         raise InvalidInput("the email has no valid From address", code="email_no_sender")
     sqlite = session.get_bind().dialect.name == "sqlite"
     if sqlite:
-        _write_lock(session)
+        repo.write_lock(session)
     known = repo.message_by_email_id(session, mail.message_id)
     if known is not None:
         return _duplicate(session, known)

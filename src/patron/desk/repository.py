@@ -9,7 +9,7 @@ from itertools import pairwise
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Select, and_, case, func, insert, literal, or_, select, union, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from patron.core.repository import chunked
 from patron.models import (
@@ -28,6 +28,7 @@ from patron.models import (
     SlaPolicy,
     Team,
     Ticket,
+    TicketAttachment,
     TicketEvent,
     TicketMessage,
     TicketSla,
@@ -362,8 +363,9 @@ def corrections(session: Session) -> list[tuple[str, str]]:
     ]
 
 
-def count_corrections(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(CategoryCorrection)) or 0
+def corrections_fingerprint(session: Session) -> tuple[int, int | None]:
+    count, last = session.execute(select(func.count(), func.max(CategoryCorrection.id))).one()
+    return int(count or 0), last
 
 
 # -- knowledge base -----------------------------------------------------------------------------
@@ -671,3 +673,34 @@ def backlog(session: Session, statuses: Sequence[str]) -> list[tuple[str, int]]:
         .group_by(Ticket.status)
     )
     return [(str(s), int(n)) for s, n in rows]
+
+
+# -- attachments ------------------------------------------------------------------------------
+
+
+def attachments_of(session: Session, ticket_id: int) -> list[TicketAttachment]:
+    """Without their content: on the ticket, or on a message now on it (merged in)."""
+    on_messages = select(TicketMessage.id).where(TicketMessage.ticket_id == ticket_id)
+    return list(
+        session.scalars(
+            select(TicketAttachment)
+            .options(defer(TicketAttachment.data))
+            .where(or_(TicketAttachment.ticket_id == ticket_id, TicketAttachment.message_id.in_(on_messages)))
+            .order_by(TicketAttachment.id)
+        )
+    )
+
+
+def get_attachment(session: Session, attachment_id: int) -> TicketAttachment | None:
+    return session.get(TicketAttachment, attachment_id)
+
+
+def write_lock(session: Session) -> None:
+    """SQLite: take the database's write lock now, with a write that changes nothing, so that a
+    second delivery of the same email waits for the first to commit and then finds it."""
+    session.execute(
+        update(TicketMessage)
+        .where(TicketMessage.id == -1)
+        .values(kind=TicketMessage.kind)
+        .execution_options(synchronize_session=False)
+    )

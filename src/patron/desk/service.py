@@ -349,7 +349,14 @@ def by_token(session: Session, token: str) -> Ticket:
     ticket = repo.ticket_by_token(session, token) if token else None
     if ticket is None:
         raise NotFound("no ticket for this link", code="ticket_not_found")
-    while ticket.merged_into_id is not None:
+    return survivor(session, ticket)
+
+
+def survivor(session: Session, ticket: Ticket) -> Ticket:
+    """The ticket a merged one went into (itself when not merged)."""
+    seen: set[int] = set()
+    while ticket.merged_into_id is not None and ticket.id not in seen:
+        seen.add(ticket.id)
         ticket = get(session, ticket.merged_into_id)
     return ticket
 
@@ -508,13 +515,8 @@ def assign(
         raise NotFound(f"team {team_id} not found", code="team_not_found")
     if team_id is not None and team_id != ticket.team_id:
         old_cal = _calendar(session, ticket, config)
-        running = [s for s in repo.open_slas_of(session, ticket.id) if s.running_since is not None]
-        for s in running:
-            sla._halt(s, now, old_cal)
         ticket.team_id = team_id
-        new_cal = _calendar(session, ticket, config)
-        for s in running:
-            sla._run(s, now, new_cal, sla._warn_before(session, s))
+        sla.recalendar(session, ticket, old_cal, _calendar(session, ticket, config), now)
     ticket.assignee_id = assignee_id
     _event(session, ticket, actor, "assigned", now, assignee_id=assignee_id, team_id=ticket.team_id)
     return ticket

@@ -191,6 +191,17 @@ def on_status(
                 _run(sla, now, cal, _warn_before(session, sla))
 
 
+def recalendar(
+    session: Session, ticket: Ticket, old: BusinessCalendar, new: BusinessCalendar, now: datetime
+) -> None:
+    """The ticket moved to a team with other hours: the minutes counted so far stay, the rest
+    of each running clock counts on the new calendar."""
+    for row in repo.open_slas_of(session, ticket.id):
+        if row.running_since is not None:
+            _halt(row, now, old)
+            _run(row, now, new, _warn_before(session, row))
+
+
 def stop_all(session: Session, ticket: Ticket, now: datetime, cal: BusinessCalendar) -> None:
     for sla in repo.open_slas_of(session, ticket.id):
         _halt(sla, now, cal)

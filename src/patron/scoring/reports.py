@@ -26,7 +26,7 @@ from patron.core.errors import InvalidInput, NotFound
 from patron.core.time import utcnow
 from patron.models import CustomerScore, ScoreRun
 from patron.scoring import repository as repo
-from patron.scoring.service import PURCHASE_HORIZON_DAYS, _purchases, in_currency
+from patron.scoring.service import PURCHASE_HORIZON_DAYS, in_currency, purchases_until
 
 #: What the KPIs can be sliced by: the order's shop, its shop's platform (the sales channel),
 #: the top-level category of its lines, the customer's segment in the latest run.
@@ -92,7 +92,7 @@ def _orders(session: Session, as_of: date, currency: str, by: str | None = None)
     """customer_id, at, amount (minor units of ``currency``), slice: the purchases up to the end
     of ``as_of``; those in a currency without a rate are left out (their value is unknown)."""
     if by is None:
-        frame = _purchases(session, as_of, currency).with_columns(pl.lit(None, pl.Utf8).alias("slice"))
+        frame = purchases_until(session, as_of, currency).with_columns(pl.lit(None, pl.Utf8).alias("slice"))
     else:
         runs = repo.latest_completed_runs(session, 1)
         raw = repo.sliced_purchases(session, _end(as_of), by, runs[0].id if runs else None)

@@ -34,7 +34,7 @@ PURCHASE_HORIZON_DAYS = 90
 CLV_MONTHS = 12
 
 
-def _purchases(session: Session, as_of: date, currency: str) -> pl.DataFrame:
+def purchases_until(session: Session, as_of: date, currency: str) -> pl.DataFrame:
     """customer_id, at, amount (minor units of the reporting currency; null without a rate)."""
     end = datetime.combine(as_of + timedelta(days=1), time(), tzinfo=UTC)
     return in_currency(session, repo.orders_before(session, end), currency)
@@ -89,7 +89,7 @@ def analyze(session: Session, *, as_of: date | None = None, currency: str, actor
     run = repo.add_run(
         session, ScoreRun(as_of=as_of, status="running", reporting_currency=currency, actor=actor, params={})
     )
-    purchases = _purchases(session, as_of, currency)
+    purchases = purchases_until(session, as_of, currency)
     notes: list[str] = []
     params: dict[str, Any] = {"purchase_horizon_days": PURCHASE_HORIZON_DAYS, "clv_months": CLV_MONTHS}
     history = _history(purchases, as_of)

@@ -38,7 +38,6 @@ from patron.accounts import service as accounts
 from patron.accounts.service import Principal
 from patron.analytics.explain import label as explain_label
 from patron.commerce import service as commerce
-from patron.core.db import session_scope
 from patron.core.deps import DB
 from patron.core.errors import InvalidInput, NotFound, PatronError
 from patron.core.masking import mask_email
@@ -85,26 +84,14 @@ def _config(request: Request) -> service.DeskConfig:
 
 @pass_context
 def _can(ctx: Any, scope: str) -> bool:
+    """``can('tickets:read')`` in templates: the signed-in user's scope, as the request's
+    authentication found it (anonymous pages: nothing)."""
     request = ctx.get("request")
-    if request is None or "session" not in request.scope:
-        return False
-    who = getattr(request.state, "web_principal", None)
-    if who is None:
-        user_id = request.session.get("user_id")
-        if user_id is None:
-            return False
-        with session_scope(request.app.state.engine) as s:
-            user = accounts.get_user(s, int(user_id))
-            who = accounts.principal_for(user) if user is not None else False
-        request.state.web_principal = who
+    who = getattr(request.state, "principal", None) if request is not None else None
     return isinstance(who, Principal) and who.can(scope)
 
 
 templates.env.globals["can"] = _can
-
-
-def _remember(request: Request, who: Principal) -> None:
-    request.state.web_principal = who
 
 
 # -- SLA badges and clocks -------------------------------------------------------------------------
@@ -227,7 +214,6 @@ def queue_page(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     who.require("tickets:read")
-    _remember(request, who)
     lang = _lang(request)
     chosen = [s for s in (status or []) if s in STATUSES]
     if not chosen and filtered is None:
@@ -404,7 +390,6 @@ def _ticket_page(
     draft: str = "",
     draft_internal: bool = False,
 ) -> Response:
-    _remember(request, who)
     lang, config, now = _lang(request), _config(request), utcnow()
     v = service.view(session, ticket_id)
     tk = v.ticket
@@ -828,7 +813,6 @@ def dashboard_page(
     """The service dashboard: volumes, backlog, SLA compliance, CSAT, complaints' Pareto by
     category and root cause, agents' KPIs (figures: :func:`patron.desk.quality.dashboard`)."""
     who.require("tickets:read")
-    _remember(request, who)
     lang = _lang(request)
     d = quality.dashboard(session, utcnow(), days, timezone=_config(request).timezone)
     return render(
