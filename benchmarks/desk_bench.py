@@ -30,6 +30,7 @@ import numpy as np
 from benchmarks.common import percentiles, write
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+DASHBOARD_REQUESTS = 30
 TARGETS = {"queue_p99_ms": 100.0, "scan_s": 2.0}
 REQUESTS = 200
 
@@ -161,24 +162,24 @@ def queue_latency(db: Path, key: str) -> dict[str, object]:
             "/login", data={"email": "bench@x.test", "password": "benchmark1"}, follow_redirects=False
         )
         assert r.status_code == 303, r.text
+
+        def timed(url: str, requests: int = REQUESTS, **kw: object) -> dict[str, float]:
+            assert client.get(url, **kw).status_code == 200  # type: ignore[arg-type]
+            samples = []
+            for _ in range(requests):
+                start = time.perf_counter()
+                r = client.get(url, **kw)  # type: ignore[arg-type]
+                samples.append(time.perf_counter() - start)
+                assert r.status_code == 200
+            return percentiles(samples)
+
         for name, url in pages.items():
-            assert client.get(url).status_code == 200
-            samples = []
-            for _ in range(REQUESTS):
-                start = time.perf_counter()
-                r = client.get(url)
-                samples.append(time.perf_counter() - start)
-                assert r.status_code == 200
-            out[name] = percentiles(samples)
+            out[name] = timed(url)
         for name, url in views.items():
-            assert client.get(url, headers=headers).status_code == 200
-            samples = []
-            for _ in range(REQUESTS):
-                start = time.perf_counter()
-                r = client.get(url, headers=headers)
-                samples.append(time.perf_counter() - start)
-                assert r.status_code == 200
-            out[name] = percentiles(samples)
+            out[name] = timed(url, headers=headers)
+        # The service dashboard (volumes, backlog, SLA, CSAT, Pareto) over the last 30 days:
+        # no target in the issue, reported beside the queue.
+        out["dashboard"] = timed("/desk", requests=DASHBOARD_REQUESTS)
     engine.dispose()
     return out
 
@@ -191,7 +192,7 @@ def main(tickets: int = 100_000) -> None:
         seeded = time.perf_counter() - start
         queue = queue_latency(db, key)
         scan = scan_rounds(db)
-    worst = max(float(v["p99_ms"]) for v in queue.values())  # type: ignore[index]
+    worst = max(float(v["p99_ms"]) for k, v in queue.items() if k != "dashboard")  # type: ignore[index]
     write(
         "desk",
         {

@@ -7,9 +7,15 @@ message, except in CI (``CI=true``) where that is a failure.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
+import socket
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -18,6 +24,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from patron.core.db import Base, make_engine
 from patron.core.migrate import upgrade
+from patron.core.settings import Settings
 
 PG_ADMIN_URL = os.environ.get("PATRON_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ("sqlite", "postgresql")
@@ -180,6 +187,16 @@ def table_rows(engine: Engine, sql: str) -> list[tuple[object, ...]]:
         return [tuple(r) for r in conn.execute(text(sql))]
 
 
+def run_jobs(engine: Engine) -> int:
+    """Run every job that is due now, as a worker would; how many ran."""
+    from patron.worker import runner
+
+    done = 0
+    while runner.run_one(engine, "test") is not None:
+        done += 1
+    return done
+
+
 def utc(value: object) -> str | None:
     """A stored timestamp as 'YYYY-MM-DD HH:MM:SS' UTC, whatever the driver returns."""
     from datetime import UTC, datetime
@@ -219,3 +236,75 @@ def cdnow_summary() -> pl.DataFrame:
 @pytest.fixture(scope="session")
 def cdnow_spend() -> pl.DataFrame:
     return pl.read_csv(CDNOW / "cdnow_customers_summary_with_transactions.csv")
+
+
+# -- a real SMTP server on loopback ----------------------------------------------------------
+
+
+@dataclass
+class Received:
+    sender: str
+    recipients: list[str]
+    message: EmailMessage
+
+
+@dataclass
+class SmtpServer:
+    """aiosmtpd on 127.0.0.1: what it received, and an answer to give instead of accepting
+    (``refuse_rcpt = "550 5.1.1 no such user"``, ``refuse_data = "451 4.3.0 try later"``)."""
+
+    port: int
+    received: list[Received] = field(default_factory=list)
+    refuse_rcpt: str | None = None
+    refuse_data: str | None = None
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if self.refuse_rcpt:
+            return self.refuse_rcpt
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.refuse_data:
+            return self.refuse_data
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    from aiosmtpd.controller import Controller
+
+    server = SmtpServer(port=free_port())
+    controller = Controller(server, hostname="127.0.0.1", port=server.port)
+    controller.start()
+    yield server
+    controller.stop()
+
+
+@pytest.fixture
+def mail_settings(smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings that mail through ``smtp``: handed to the code under test, and what the
+    ``mail.send`` job reads when a worker runs it."""
+    from patron.core import mail
+    from patron.core.settings import get_settings
+
+    settings = get_settings().model_copy(
+        update={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp.port,
+            "smtp_timeout_s": 5.0,
+            "public_url": "https://help.shop.test",
+            "mail_from": "Shop Support <help@shop.test>",
+        }
+    )
+    monkeypatch.setattr(mail, "get_settings", lambda: settings)
+    return settings

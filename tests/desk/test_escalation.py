@@ -14,13 +14,12 @@ import pytest
 from sqlalchemy import Engine, text
 from test_tickets import T0, UTC_DESK
 
-from conftest import table_rows
+from conftest import run_jobs, table_rows
 from patron.accounts import service as accounts
 from patron.core.db import session_scope
 from patron.core.settings import get_settings
 from patron.desk import notify, service
 from patron.desk.service import NewTicket
-from patron.worker import runner
 
 
 class Receiver(ThreadingHTTPServer):
@@ -55,13 +54,6 @@ def receiver() -> Iterator[Receiver]:
     yield server
     server.shutdown()
     server.server_close()
-
-
-def run_jobs(engine: Engine) -> int:
-    done = 0
-    while runner.run_one(engine, "test") is not None:
-        done += 1
-    return done
 
 
 def test_warning_and_miss_reach_the_webhook_once_and_the_lead_takes_over(

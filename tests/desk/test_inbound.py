@@ -435,7 +435,9 @@ def test_a_reply_to_a_closed_ticket_opens_a_new_one(engine: Engine, people: dict
 
 
 def test_a_merged_ticket_is_followed_to_the_survivor(engine: Engine, people: dict[str, int]) -> None:
-    a = receive(engine, mail("Lamp broken.", subject="Lamp"))
+    a = receive(
+        engine, mail("Lamp broken.", subject="Lamp", attachments=[("lamp.jpg", "image/jpeg", JPEG_BYTES)])
+    )
     b = receive(engine, mail("Lamp still broken!", subject="Lamp again", message_id="<m2@mail.x.test>"))
     with session_scope(engine) as s:
         service.merge(s, a.ticket.id, b.ticket.id, actor="Li", config=DESK, now=T0)  # type: ignore[union-attr]
@@ -447,6 +449,10 @@ def test_a_merged_ticket_is_followed_to_the_survivor(engine: Engine, people: dic
     by_header = receive(engine, mail("Hello?", message_id="<m4@mail.x.test>", in_reply_to="<m1@mail.x.test>"))
     assert by_header.ticket.id == b.ticket.id  # type: ignore[union-attr]
     assert count(engine, "tickets") == 2
+    # The duplicate's photo went over with its message.
+    assert table_rows(engine, "SELECT ticket_id, filename FROM ticket_attachments") == [
+        (b.ticket.id, "lamp.jpg")  # type: ignore[union-attr]
+    ]
 
 
 def test_the_same_message_is_stored_once(engine: Engine, people: dict[str, int]) -> None:

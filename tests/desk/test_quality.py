@@ -327,6 +327,12 @@ def test_only_a_closed_ticket_is_archived(engine: Engine, world: dict[str, int])
         "2026-03-02 12:00:00"
     ]
     assert actions_of(engine, tid).count("archived") == 1
+    # Put away: not in the queue any more, not even among the closed, unless asked for.
+    with session_scope(engine) as s:
+        closed = service.QueueFilter(status=("closed",))
+        assert service.queue(s, closed, offset=0, limit=10)[1] == 0
+        both = service.QueueFilter(status=("closed",), archived=True)
+        assert [t.id for t in service.queue(s, both, offset=0, limit=10)[0]] == [tid]
 
 
 # -- Pareto ----------------------------------------------------------------------------------------------

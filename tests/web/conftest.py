@@ -333,6 +333,19 @@ def context(browser: Browser, live_app: LiveApp) -> Iterator[BrowserContext]:
     ctx.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed browser test's report shows what the page showed then (CI keeps no files)."""
+    report = yield
+    pages = [p for p in getattr(item, "funcargs", {}).values() if isinstance(p, Page)]
+    if report.when == "call" and report.failed:
+        for pg in pages:
+            with contextlib.suppress(Exception):  # the page may be gone
+                text = pg.locator("body").inner_text(timeout=2_000)
+                report.sections.append((f"page {pg.url} when the test failed", text[:3000]))
+    return report
+
+
 @pytest.fixture
 def page(context: BrowserContext) -> Iterator[Page]:
     pg = context.new_page()

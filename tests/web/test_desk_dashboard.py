@@ -295,6 +295,14 @@ def test_the_customer_answers_the_survey_once(world: World) -> None:
         r'<input type="radio" name="score" id="score-(\d)" value="(\d)" required', page.text
     ) == [(str(i), str(i)) for i in range(5, 0, -1)]
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page.text
+    # A score link from the survey mail opens with that score chosen, and records nothing.
+    chosen = visitor.get(f"/support/csat/{token}?score=4").text
+    assert re.findall(
+        r'<input type="radio" name="score" id="score-(\d)" value="\d" required checked', chosen
+    ) == ["4"]
+    bogus = visitor.get(f"/support/csat/{token}?score=9").text
+    assert " required checked" not in bogus
+    assert table_rows(world.engine, f"SELECT score FROM csat_surveys WHERE ticket_id = {t4}") == [(None,)]
     # No stars: refused, nothing stored, the comment kept.
     r = visitor.post(f"/support/csat/{token}", data={"comment": "Fast!"})
     assert r.status_code == 400

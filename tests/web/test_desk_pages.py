@@ -18,12 +18,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from conftest import table_rows, write_csv
+from conftest import SmtpServer, run_jobs, table_rows, write_csv
 from patron.accounts import service as accounts
 from patron.api.app import create_app
 from patron.core.db import session_scope
 from patron.core.settings import Settings
-from patron.desk import service
+from patron.desk import quality, service
 from patron.desk.service import DeskConfig, NewTicket
 from patron.ingest.tasks import ImportRequest, run_import
 from patron.web import desk as desk_pages
@@ -262,6 +262,13 @@ def test_queue_filters(queue: Desk) -> None:
     page = eve.get("/tickets", params={"status": "open", "filtered": "1", "type": "complaint"}).text
     assert re.findall(r'value="(\w+)" checked', page) == ["open"]
     assert '<option value="complaint" selected>' in page
+    # An archived ticket is put away: shown only when asked for.
+    with session_scope(queue.engine) as s:
+        service.set_status(s, ids["thanks"], "closed", actor="t", config=CONFIG, now=NOW)
+        quality.archive(s, ids["thanks"], "t", now=NOW)
+    assert shown(filtered=1) == [r for r in everything if r != ref(ids["thanks"])]
+    assert shown(filtered=1, archived=1) == everything
+    assert 'name="archived" value="1" checked' in eve.get("/tickets", params={"archived": "1"}).text
 
 
 def test_the_queue_pages_by_25_keeping_the_filters(desk: Desk, pinned: None) -> None:
@@ -551,6 +558,38 @@ def test_the_public_form_opens_one_ticket_and_shows_its_page(desk: Desk) -> None
     assert f'<h1 id="ticket-ref">Your request {ref(tid)}</h1>' in page.text
     assert '<span class="badge st-new" id="ticket-status">Received</span>' in page.text
     assert "I need one size larger." in page.text
+
+
+def test_with_mail_the_link_is_mailed_and_an_agent_s_reply_too(
+    desk: Desk, smtp: SmtpServer, mail_settings: Settings
+) -> None:
+    app = create_app(mail_settings, engine=desk.engine)
+    mailing = Desk(desk.engine, app, desk.ids)
+    visitor = mailing.client("")
+    status, location = submit(visitor)
+    assert status == 303
+    page = visitor.get(location).text
+    assert '<span id="link-mailed">We also sent this link to your email address' in page
+    tid = int(scalar(desk.engine, "SELECT id FROM tickets"))  # type: ignore[call-overload]
+    agent = mailing.client("eve")
+    assert (
+        agent.post(f"/tickets/{tid}/reply", data={"body": "A larger one is on its way."}).status_code == 200
+    )
+    assert (
+        agent.post(f"/tickets/{tid}/reply", data={"body": "Sent with SF.", "internal": "1"}).status_code
+        == 200
+    )
+    run_jobs(desk.engine)
+    assert [(r.recipients, str(r.message["Subject"]).strip()) for r in smtp.received] == [
+        (["ada@x.test"], f"[{ref(tid)}] We received your request: Wrong size"),
+        (["ada@x.test"], f"Re: Wrong size [{ref(tid)}]"),
+    ]
+    history = text_of(section(agent.get(f"/tickets/{tid}").text, "history"))
+    assert "Emailed the confirmation with the tracking link to the customer" in history
+    assert "Emailed the reply to the customer" in history
+    assert "ada@x.test" not in history
+    # Without SMTP (the desk fixture's app) the page promises no mail.
+    assert "link-mailed" not in desk.client("").get(location).text
 
 
 def test_the_public_form_in_chinese(desk: Desk) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from patron.cli import admin, customers, imports, jobs, scores, tickets, tiers
+from patron.cli import admin, customers, imports, jobs, mail, scores, tickets, tiers
 from patron.cli._common import console, handle_errors, print_json
 
 app = typer.Typer(
@@ -32,6 +32,7 @@ app.add_typer(tiers.app, name="tiers")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(tickets.app, name="tickets")
 app.add_typer(tickets.sla_app, name="sla")
+app.add_typer(mail.app, name="mail")
 app.command("worker")(jobs.worker_command)
 
 

@@ -126,7 +126,7 @@ def show_command(ticket: str, as_json: Annotated[bool, typer.Option("--json")] =
 def scan_command() -> None:
     """Record missed targets and warnings now (the worker runs this every minute)."""
     with session_scope() as s:
-        breached, warned = service.scan(s)
+        breached, warned = service.scan(s, config=service.config_of(get_settings()))
     console.print(f"{breached} target(s) missed, {warned} warning(s)")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,11 +37,27 @@ class Settings(BaseSettings):
     ticket_workflow: dict[str, list[str]] = Field(default_factory=dict)
     # New tickets go to an agent: least_loaded, round_robin or off (patron.desk.routing).
     desk_routing: str = "least_loaded"
+    # Where links in outgoing mail point (the address customers reach this instance at);
+    # empty: http://<host>:<port>.
+    public_url: str = ""
+    # Outgoing mail (patron.core.mail). No SMTP host: nothing is mailed (the links still show
+    # on the pages). Security: "none", "starttls" or "tls" (implicit TLS, usually port 465).
+    smtp_host: str = ""
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_timeout_s: float = Field(default=30.0, gt=0)
+    # The sender of outgoing mail, e.g. "Acme Support <support@acme.example>".
+    mail_from: str = "Patron <patron@localhost>"
 
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.var_dir / 'patron.db').as_posix()}"
+
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     def resolved_secret_key(self) -> str:
         """The session-signing key; generated once into ``var/secret.key`` when not configured."""

@@ -144,6 +144,7 @@ def list_tickets(
     category: str | None = None,
     customer_id: int | None = None,
     breached: bool | None = None,
+    archived: bool = False,
     q: Annotated[str | None, Query(max_length=200)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 25,
@@ -160,6 +161,7 @@ def list_tickets(
         customer_id=customer_id,
         breached=breached,
         q=q,
+        archived=archived,
     )
     items, total = service.queue(session, f, offset=(page - 1) * per_page, limit=per_page)
     clocks, now = service.clocks_of(session, items), utcnow()
@@ -284,10 +286,10 @@ def compliance(
 
 
 @router.post("/sla/scan", response_model=ScanOut, tags=["sla"])
-def scan(session: DB, who: Auth) -> ScanOut:
+def scan(request: Request, session: DB, who: Auth) -> ScanOut:
     """Record missed targets and warnings now (the worker does it every minute)."""
     who.require("desk:admin")
-    breached, warned = service.scan(session)
+    breached, warned = service.scan(session, config=_config(request))
     return ScanOut(breached=breached, warned=warned)
 
 

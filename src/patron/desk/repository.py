@@ -75,10 +75,13 @@ class QueueFilter:
     customer_id: int | None = None
     breached: bool | None = None  # only tickets with (True) / without (False) a missed target
     q: str | None = None
+    archived: bool = False  # archived (closed, put away) tickets too
 
 
 def _queue_query(session: Session, f: QueueFilter) -> Select[Any]:
     query = select(Ticket).where(Ticket.merged_into_id.is_(None))
+    if not f.archived:
+        query = query.where(Ticket.archived_at.is_(None))
     if f.status:
         query = query.where(Ticket.status.in_(f.status))
     if f.assignee_id is not None:
@@ -171,8 +174,13 @@ def message_by_email_id(session: Session, message_id: str) -> TicketMessage | No
 
 
 def move_messages(session: Session, from_ticket: int, to_ticket: int) -> int:
+    """A merge: the messages move, and the attachments with them (also those on no message);
+    how many messages moved."""
     result = session.execute(
         update(TicketMessage).where(TicketMessage.ticket_id == from_ticket).values(ticket_id=to_ticket)
+    )
+    session.execute(
+        update(TicketAttachment).where(TicketAttachment.ticket_id == from_ticket).values(ticket_id=to_ticket)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 

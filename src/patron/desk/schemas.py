@@ -195,6 +195,7 @@ class SlaPolicyCreate(BaseModel):
     active: bool = True
     escalate_to_user_id: int | None = None  # a miss reassigns the ticket to this user
     notify_url: str | None = Field(default=None, max_length=500, pattern="^https?://")
+    notify_email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
 
 
 class SlaPolicyOut(SlaPolicyCreate):

@@ -15,13 +15,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from patron.accounts import service as accounts
 from patron.commerce import service as commerce
-from patron.core import jobs
+from patron.core import jobs, mail
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.settings import Settings
 from patron.core.time import utcnow
 from patron.customers import service as customers
-from patron.desk import complaints, notify, quality, routing, sla
+from patron.desk import complaints, mailer, notify, quality, routing, sla
 from patron.desk import repository as repo
 from patron.desk.clock import BusinessCalendar
 from patron.desk.repository import QueueFilter as QueueFilter
@@ -63,6 +64,8 @@ class DeskConfig:
     paused_statuses: frozenset[str] = frozenset({"waiting_customer"})
     routing: str = "least_loaded"
     workflow: Mapping[str, Sequence[str]] = field(default_factory=lambda: WORKFLOW)
+    # The settings to mail with (patron.desk.mailer); None: this instance mails nobody.
+    mail: Settings | None = None
 
 
 def config_of(settings: Settings) -> DeskConfig:
@@ -71,6 +74,7 @@ def config_of(settings: Settings) -> DeskConfig:
         paused_statuses=frozenset(settings.sla_paused_statuses),
         routing=settings.desk_routing,
         workflow=check_workflow(settings.ticket_workflow) if settings.ticket_workflow else WORKFLOW,
+        mail=settings if mail.enabled(settings) else None,
     )
 
 
@@ -267,6 +271,8 @@ def create(
     policy = sla.start(session, ticket, tier=tier, now=now, cal=_calendar(session, ticket, config))
     if policy is not None:
         _event(session, ticket, "sla", "sla_policy", now, policy=policy.name)
+    if config.mail is not None and ticket.channel in (TicketChannel.web, TicketChannel.email):
+        mailer.acknowledge(session, ticket, config.mail, now)
     return ticket
 
 
@@ -380,7 +386,9 @@ def _move(
     ticket.status = new
     if new == TicketStatus.resolved:
         ticket.resolved_at = now
-        quality.on_resolved(session, ticket, now)
+        survey = quality.on_resolved(session, ticket, now)
+        if survey is not None and config.mail is not None:
+            mailer.survey(session, ticket, survey, config.mail, now)
     elif new == TicketStatus.closed:
         ticket.closed_at = now
     elif new == TicketStatus.reopened:
@@ -456,6 +464,8 @@ def reply(
         _move(session, ticket, TicketStatus.open, actor=author, config=config, now=now)
     _event(session, ticket, author, "reply", now)
     ticket.updated_at = now
+    if config.mail is not None:
+        mailer.reply(session, ticket, message, config.mail, now)
     return message
 
 
@@ -619,13 +629,15 @@ def tickets_of_customer(session: Session, customer_id: int, limit: int = 20) -> 
 # -- SLA scan, teams and policies ---------------------------------------------------------------
 
 
-def scan(session: Session, *, now: datetime | None = None) -> tuple[int, int]:
+def scan(
+    session: Session, *, now: datetime | None = None, config: DeskConfig | None = None
+) -> tuple[int, int]:
     """Record missed targets (once, at their deadline) and warn of those about to be missed;
     each goes into the ticket's history and a miss raises the ticket's priority a step. A
-    policy's escalation applies too: a miss reassigns the ticket to its lead, and every warning
-    and miss is posted to its webhook (job ``desk.notify``, sent only once this transaction
-    commits, once per clock and event). Works in bulk: a scan after a quiet spell may find
-    thousands at once."""
+    policy's escalation applies too: a miss reassigns the ticket to its lead (mailed, when this
+    instance mails), and every warning and miss is posted to its webhook (job ``desk.notify``)
+    and mailed to its ``notify_email``: sent only once this transaction commits, once per clock
+    and event. Works in bulk: a scan after a quiet spell may find thousands at once."""
     now = now or utcnow()
     breaches = repo.mark_breaches(session, now)
     warnings = repo.mark_warnings(session, now)
@@ -642,34 +654,45 @@ def scan(session: Session, *, now: datetime | None = None) -> tuple[int, int]:
             {"ticket_id": ticket_id, "actor": "sla", "action": "escalated", "created_at": now,
              "data": {"from": old, "to": new}}
         )  # fmt: skip
-    events += _escalate(session, breaches, warnings, now)
+    events += _escalate(session, breaches, warnings, now, config or DeskConfig())
     repo.add_events(session, sorted(events, key=lambda e: (e["ticket_id"], e["action"] != "sla_breached")))
     return len(breaches), len(warnings)
 
 
 def _escalate(
-    session: Session, breaches: list[repo.Mark], warnings: list[repo.Mark], now: datetime
+    session: Session, breaches: list[repo.Mark], warnings: list[repo.Mark], now: datetime, config: DeskConfig
 ) -> list[dict[str, Any]]:
-    policies = {p.id: p for p in repo.policies(session) if p.escalate_to_user_id or p.notify_url}
+    policies = {
+        p.id: p
+        for p in repo.policies(session)
+        if p.escalate_to_user_id or p.notify_url or (p.notify_email and config.mail is not None)
+    }
     if not policies:
         return []
     events: list[dict[str, Any]] = []
-    leads: dict[int, list[int]] = {}
+    leads: dict[int, list[repo.Mark]] = {}
     for m in breaches:
         policy = policies.get(m.policy_id or 0)
         if policy is not None and policy.escalate_to_user_id is not None:
-            leads.setdefault(policy.escalate_to_user_id, []).append(m.ticket_id)
-    for lead, ticket_ids in leads.items():
+            leads.setdefault(policy.escalate_to_user_id, []).append(m)
+    for lead, marks in leads.items():
+        ticket_ids = sorted({m.ticket_id for m in marks})
         repo.reassign(session, ticket_ids, lead)
         events += [
             {"ticket_id": t, "actor": "sla", "action": "assigned", "created_at": now,
              "data": {"assignee_id": lead, "by": "escalation"}}
-            for t in sorted(set(ticket_ids))
+            for t in ticket_ids
         ]  # fmt: skip
+        user = accounts.get_user(session, lead) if config.mail is not None else None
+        if user is not None:
+            for m in marks:
+                _sla_mail(session, m, "sla.reassigned", user.email, policies[m.policy_id or 0], config, now)
     marked = [("sla.breached", m) for m in breaches] + [("sla.warning", m) for m in warnings]
     noted = [(kind, m, policies[m.policy_id]) for kind, m in marked if m.policy_id in policies]
     brief = repo.tickets_brief(session, [m.ticket_id for _, m, p in noted if p.notify_url])
     for kind, m, policy in noted:
+        if policy.notify_email and config.mail is not None:
+            _sla_mail(session, m, kind, policy.notify_email, policy, config, now)
         if not policy.notify_url:
             continue
         subject, priority, assignee = brief[m.ticket_id]
@@ -687,6 +710,25 @@ def _escalate(
         jobs.enqueue(session, notify.JOB, {"url": policy.notify_url, "payload": payload},
                      key=f"desk.notify:{m.sla_id}:{kind}")  # fmt: skip
     return events
+
+
+def _sla_mail(
+    session: Session, m: repo.Mark, event: str, to: str, policy: SlaPolicy, config: DeskConfig, now: datetime
+) -> None:
+    assert config.mail is not None
+    mailer.sla_notice(
+        session,
+        ticket=get(session, m.ticket_id),
+        to=to,
+        event=event,
+        target=m.target,
+        due=m.due,
+        policy=policy.name,
+        key=f"desk.mail:{m.sla_id}:{event}:{to}"[:200],
+        settings=config.mail,
+        timezone=config.timezone,
+        now=now,
+    )
 
 
 def create_team(

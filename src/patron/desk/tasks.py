@@ -22,7 +22,7 @@ REFUND_TICKETS_SCHEDULE = "*/10 * * * *"
 
 @jobs.job("desk.sla_scan", schedule=SLA_SCAN_SCHEDULE)
 def sla_scan(session: Session) -> dict[str, Any]:
-    breached, warned = service.scan(session)
+    breached, warned = service.scan(session, config=config_of(get_settings()))
     return {"breached": breached, "warned": warned}
 
 

@@ -107,6 +107,7 @@ class SlaPolicy(Base):
     # warning and miss is posted (signed) to this URL.
     escalate_to_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     notify_url: Mapped[str | None] = mapped_column(String(500))
+    notify_email: Mapped[str | None] = mapped_column(String(254))  # warnings and misses mailed here
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = created_at_column()
 
@@ -164,7 +165,8 @@ class Ticket(Base):
 
     __table_args__ = (
         Index("ix_tickets_queue", "urgency", "created_at", "id"),
-        Index("ix_tickets_status", "status", "merged_into_id"),
+        # Covers the queue's count (status, not merged, not archived) without reading rows.
+        Index("ix_tickets_status", "status", "merged_into_id", "archived_at"),
     )
 
 

@@ -210,6 +210,7 @@ def queue_page(
     type: str = "",
     category: str = "",
     breached: str = "",
+    archived: str = "",
     q: Annotated[str | None, Query(max_length=200)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
@@ -226,6 +227,7 @@ def queue_page(
         category=category or None,
         breached=BREACHED.get(breached),
         q=(q or "").strip() or None,
+        archived=archived == "1",
     )
     items, total = service.queue(session, f, offset=(page - 1) * PER_PAGE, limit=PER_PAGE)
     now = utcnow()
@@ -254,6 +256,7 @@ def queue_page(
             "type": type,
             "category": category,
             "breached": breached,
+            "archived": archived == "1",
             "q": q or "",
         },
         url_with=url_with,
@@ -336,6 +339,12 @@ def describe(event: TicketEvent, users: dict[int, str], lang: str) -> str:
             values = {"ref": _ref(d.get("source")), "n": d.get("messages", 0)}
         case "sla_breached" | "sla_warning":
             values = {"target": name("sla.target", d.get("target"))}
+        case "mailed":
+            what = str(d.get("what", ""))
+            if what.startswith("sla."):  # staff mail: the address is a colleague's, not PII
+                values = {"what": name("mail.what", what), "to": d.get("to", "")}
+                return translate("ticket.event.mailed_staff", lang, **values)
+            values = {"what": name("mail.what", what)}
         case "remedy":
             amount = int(d.get("amount_minor") or 0)
             currency = str(d.get("currency") or "")
@@ -724,6 +733,7 @@ def _tracking_page(
         ticket=ticket,
         token=request.path_params.get("token", ""),
         ref=service.reference(ticket) if ticket else "",
+        mailed=ticket is not None and bool(ticket.requester_email) and _config(request).mail is not None,
         messages=service.public_messages(session, ticket) if ticket else [],
         error=error,
         error_text=error_text(error, lang) if error else "",
@@ -882,10 +892,13 @@ def _csat_page(
 
 
 @router.get("/support/csat/{token}")
-def csat_page(token: str, request: Request, session: DB) -> Response:
-    """The customer's survey: five stars and a comment, or their answer once given."""
+def csat_page(token: str, request: Request, session: DB, score: str = "") -> Response:
+    """The customer's survey: five stars and a comment, or their answer once given. The mailed
+    survey links a score each (``?score=4``): the page opens with it chosen, and only
+    submitting records it (a mail scanner following the links answers nothing)."""
     survey = _survey(session, token)
-    return _csat_page(request, session, survey, status=200 if survey else 404)
+    chosen = score if score in {"1", "2", "3", "4", "5"} else ""
+    return _csat_page(request, session, survey, status=200 if survey else 404, score=chosen)
 
 
 @router.post("/support/csat/{token}")

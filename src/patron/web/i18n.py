@@ -354,6 +354,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "desk.found": {"en": "{n} tickets", "zh": "共 {n} 个工单"},
     "desk.none": {"en": "No ticket matches.", "zh": "没有符合条件的工单。"},
     "desk.filter": {"en": "Filter", "zh": "筛选"},
+    "desk.with_archived": {"en": "Archived too", "zh": "含已归档"},
     "desk.search": {"en": "Search tickets", "zh": "搜索工单"},
     "desk.search_hint": {
         "en": "Subject, reference (T-000042) or email",
@@ -561,6 +562,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Keep this page's address to follow your request.",
         "zh": "请保存本页地址，以便随时查看处理进度。",
     },
+    "public.link_mailed": {
+        "en": "We also sent this link to your email address; answers reach you there too.",
+        "zh": "我们也已将此链接发送到您的邮箱，客服的回复同样会发到邮箱。",
+    },
     "public.messages": {"en": "Messages", "zh": "消息记录"},
     "public.you": {"en": "You", "zh": "您"},
     "public.support": {"en": "Support", "zh": "客服"},
@@ -733,6 +738,18 @@ MESSAGES: dict[str, dict[str, str]] = {
     "ticket.event.action_done": {"en": "Corrective action done", "zh": "改进措施已完成"},
     "ticket.event.action_cancelled": {"en": "Corrective action cancelled", "zh": "改进措施已取消"},
     "ticket.event.archived": {"en": "Archived", "zh": "已归档"},
+    # Outgoing mail (patron.desk.mailer): the customer's address stays off the history.
+    "ticket.event.mailed": {"en": "Emailed {what} to the customer", "zh": "已向客户发送{what}邮件"},
+    "ticket.event.mailed_staff": {"en": "Emailed {what} to {to}", "zh": "已向 {to} 发送{what}邮件"},
+    "mail.what.acknowledgement": {
+        "en": "the confirmation with the tracking link",
+        "zh": "受理确认（含查询链接）",
+    },
+    "mail.what.reply": {"en": "the reply", "zh": "回复"},
+    "mail.what.csat": {"en": "the satisfaction survey", "zh": "满意度问卷"},
+    "mail.what.sla.warning": {"en": "an SLA warning", "zh": "SLA 预警"},
+    "mail.what.sla.breached": {"en": "an SLA miss", "zh": "SLA 超时通知"},
+    "mail.what.sla.reassigned": {"en": "an escalation", "zh": "升级通知"},
 }
 
 
