@@ -1,0 +1,1 @@
+"""Loyalty: programs, the points ledger, earning rules, expiry, rewards and tiers."""

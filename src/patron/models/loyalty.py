@@ -1,0 +1,192 @@
+"""Loyalty: programs, members' points accounts, the append-only points ledger and its lots.
+
+Points are money the shop owes its customers, so the ledger is kept like a bank's:
+
+- **Entries** (``points_entries``) are never updated nor deleted; a correction is a new entry.
+  Each says what it did to the member's three buckets: ``active`` (spendable), ``locked``
+  (earned on an order still inside its return window) and ``debt`` (points clawed back by a
+  refund after they were spent). The account's cached buckets always equal the sums of its
+  entries' deltas, in the same transaction.
+- **Lots** (``points_lots``) are where points came from: one per earning, with its own expiry,
+  and how much of it is left. Spending takes the lot that expires first. A lot's ``remaining``
+  changes as it is spent; the entries say why.
+- **Operations** (``points_operations``) are the requests (earn, redeem, adjust, …), each with the
+  caller's idempotency key, unique per program: a request sent again with the same key has no
+  second effect and gets the first answer; the same key with a different request is refused.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from patron.core.db import Base, BigID, JSONType, UTCDateTime
+from patron.core.time import utcnow
+from patron.models._types import created_at_column, id_column
+
+
+class ExpiryRule(enum.StrEnum):
+    days = "days"  # a lot lasts N days after the (local) day it was earned
+    end_of_next_year = "end_of_next_year"  # to 31 December of the following year
+    rolling = "rolling"  # all points last while the member is active: N days after the last earn/spend
+    never = "never"
+
+
+class DebtRule(enum.StrEnum):
+    offset = "offset"  # clawed-back points already spent are a debt repaid by the next points earned
+    write_off = "write_off"  # … or forgiven (recorded, not collected)
+
+
+class EntryKind(enum.StrEnum):
+    earn = "earn"
+    unlock = "unlock"  # the return window closed: locked points become spendable
+    redeem = "redeem"
+    expire = "expire"
+    clawback = "clawback"  # a refund takes back the points of the refunded amount
+    repay = "repay"  # new points pay back a debt
+    write_off = "write_off"  # a debt forgiven under DebtRule.write_off
+    adjust = "adjust"  # by an administrator, with a reason
+    reversal = "reversal"  # a redemption undone: the points go back to their lots
+
+
+class LotState(enum.StrEnum):
+    locked = "locked"
+    active = "active"
+    closed = "closed"  # spent, expired or clawed back to nothing
+
+
+class LoyaltyProgram(Base):
+    __tablename__ = "loyalty_programs"
+
+    id: Mapped[int] = id_column()
+    code: Mapped[str] = mapped_column(String(50), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Null: the program spans every shop.
+    shop_id: Mapped[int | None] = mapped_column(BigID, ForeignKey("shops.id"))
+    # Currency of account: what a point is worth, for the liability report.
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    point_value_minor: Mapped[int] = mapped_column(Integer, default=1)  # minor units per point
+    timezone: Mapped[str] = mapped_column(String(50), default="Asia/Shanghai")
+    # Points earned on an order stay locked this long (the return window), then become active.
+    lock_days: Mapped[int] = mapped_column(Integer, default=7)
+    expiry: Mapped[str] = mapped_column(String(20), default=ExpiryRule.end_of_next_year)
+    expiry_days: Mapped[int | None] = mapped_column(Integer)  # for ExpiryRule.days and .rolling
+    debt_rule: Mapped[str] = mapped_column(String(20), default=DebtRule.offset)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        CheckConstraint("point_value_minor > 0", name="point_value_positive"),
+        CheckConstraint("lock_days >= 0", name="lock_days_not_negative"),
+    )
+
+
+class PointsAccount(Base):
+    """A member: one customer in one program, with the ledger's sums cached."""
+
+    __tablename__ = "points_accounts"
+
+    id: Mapped[int] = id_column()
+    program_id: Mapped[int] = mapped_column(BigID, ForeignKey("loyalty_programs.id"))
+    customer_id: Mapped[int] = mapped_column(BigID, ForeignKey("customers.id"), index=True)
+    active: Mapped[int] = mapped_column(Integer, default=0)
+    locked: Mapped[int] = mapped_column(Integer, default=0)
+    debt: Mapped[int] = mapped_column(Integer, default=0)
+    # Growth value (成长值): every point ever earned, never spent; a refund takes its share back.
+    growth: Mapped[int] = mapped_column(Integer, default=0)
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Bumped by every change: the row lock that serialises a member's operations.
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("program_id", "customer_id"),
+        CheckConstraint("active >= 0", name="active_not_negative"),
+        CheckConstraint("locked >= 0", name="locked_not_negative"),
+        CheckConstraint("debt >= 0", name="debt_not_negative"),
+    )
+
+
+class PointsOperation(Base):
+    """One request to the ledger, found again by its idempotency key."""
+
+    __tablename__ = "points_operations"
+
+    id: Mapped[int] = id_column()
+    program_id: Mapped[int] = mapped_column(BigID, ForeignKey("loyalty_programs.id"))
+    account_id: Mapped[int] = mapped_column(BigID, ForeignKey("points_accounts.id"), index=True)
+    key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    points: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(20))  # order, refund, review, survey, campaign, admin, …
+    source_ref: Mapped[str | None] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    actor: Mapped[str] = mapped_column(String(100))
+    # The answer given, replayed as is to a request sent again with the same key.
+    result: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    reversed_by_id: Mapped[int | None] = mapped_column(BigID, ForeignKey("points_operations.id"))
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        UniqueConstraint("program_id", "key"),
+        Index("ix_points_operations_source", "account_id", "source", "source_ref"),
+    )
+
+
+class PointsLot(Base):
+    __tablename__ = "points_lots"
+
+    id: Mapped[int] = id_column()
+    account_id: Mapped[int] = mapped_column(BigID, ForeignKey("points_accounts.id"))
+    operation_id: Mapped[int] = mapped_column(BigID, ForeignKey("points_operations.id"))
+    source: Mapped[str] = mapped_column(String(20))
+    source_ref: Mapped[str | None] = mapped_column(String(100))
+    points: Mapped[int] = mapped_column(Integer)  # as earned
+    remaining: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(10))
+    earned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    unlock_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # usable while now < expires_at
+
+    __table_args__ = (
+        CheckConstraint("remaining >= 0 AND remaining <= points", name="remaining_in_range"),
+        # Spending order (nearest expiry first) within an account, and the daily jobs' scans.
+        Index("ix_points_lots_spend", "account_id", "state", "expires_at"),
+        Index("ix_points_lots_expiry", "state", "expires_at"),
+        Index("ix_points_lots_unlock", "state", "unlock_at"),
+        Index("ix_points_lots_source", "account_id", "source", "source_ref"),
+    )
+
+
+class PointsEntry(Base):
+    """One line of the ledger: immutable."""
+
+    __tablename__ = "points_entries"
+
+    id: Mapped[int] = id_column()
+    account_id: Mapped[int] = mapped_column(BigID, ForeignKey("points_accounts.id"))
+    operation_id: Mapped[int | None] = mapped_column(BigID, ForeignKey("points_operations.id"))
+    lot_id: Mapped[int | None] = mapped_column(BigID, ForeignKey("points_lots.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    active_delta: Mapped[int] = mapped_column(Integer, default=0)
+    locked_delta: Mapped[int] = mapped_column(Integer, default=0)
+    debt_delta: Mapped[int] = mapped_column(Integer, default=0)
+    growth_delta: Mapped[int] = mapped_column(Integer, default=0)
+    points: Mapped[int] = mapped_column(Integer, default=0)  # what the entry is about (a write-off's amount)
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (Index("ix_points_entries_account", "account_id", "id"),)
