@@ -10,18 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import socket
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from sqlalchemy import Engine
 
@@ -67,6 +62,7 @@ def __getattr__(name: str) -> Any:
 
 
 write_csv = _root_conftest().write_csv
+serve = _root_conftest().serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -240,13 +236,6 @@ class LiveApp:
     var_dir: Path
 
 
-def _free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @pytest.fixture
 def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     """Cheap argon2 parameters (the hash records them, so verifying is cheap too): the default
@@ -288,31 +277,8 @@ def live_app(seeded: Engine, tmp_path: Path) -> Iterator[LiveApp]:
         secret_key="browser-test-secret",  # type: ignore[arg-type]
     )
     app = create_app(settings, seeded)
-    sock = _free_socket()
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_level="warning", lifespan="off", timeout_graceful_shutdown=2, timeout_keep_alive=1
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while True:
-        with contextlib.suppress(httpx.HTTPError):  # not listening yet
-            if server.started and httpx.get(f"{url}/login", timeout=1).status_code == 200:
-                break
-        if time.monotonic() > deadline or not thread.is_alive():
-            server.should_exit = True
-            pytest.fail(f"the app did not answer on {url}")
-        time.sleep(0.02)
-    try:
+    with serve(app) as url:
         yield LiveApp(url=url, engine=seeded, var_dir=var_dir)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        assert not thread.is_alive(), "uvicorn did not shut down"
 
 
 @pytest.fixture(scope="session")

@@ -33,16 +33,27 @@ SCOPES = (
     "tickets:read",
     "tickets:write",
     "desk:admin",
+    "loyalty:read",
+    "loyalty:write",
+    "loyalty:admin",
     "admin",
 )
 PERMISSIONS: dict[str, frozenset[str]] = {
     Role.admin: frozenset(SCOPES),
-    Role.analyst: frozenset({"customers:read", "analytics:run", "tickets:read"}),
-    Role.marketer: frozenset({"customers:read", "customers:write"}),
+    Role.analyst: frozenset({"customers:read", "analytics:run", "tickets:read", "loyalty:read"}),
+    Role.marketer: frozenset({"customers:read", "customers:write", "loyalty:read"}),
     Role.agent: frozenset(
-        {"customers:read", "customers:write", "customers:pii", "tickets:read", "tickets:write"}
+        {
+            "customers:read",
+            "customers:write",
+            "customers:pii",
+            "tickets:read",
+            "tickets:write",
+            "loyalty:read",
+            "loyalty:write",
+        }
     ),
-    Role.read_only: frozenset({"customers:read", "tickets:read"}),
+    Role.read_only: frozenset({"customers:read", "tickets:read", "loyalty:read"}),
 }
 
 

@@ -19,6 +19,7 @@ from patron.core.settings import Settings, get_settings
 from patron.customers.endpoints import router as customers_router
 from patron.desk.endpoints import router as desk_router
 from patron.ingest.endpoints import router as imports_router
+from patron.loyalty.endpoints import router as loyalty_router
 from patron.scoring.endpoints import router as scores_router
 from patron.web.desk import router as desk_pages_router
 from patron.web.pages import router as pages_router
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     errors.install(app)
     app.include_router(customers_router)
     app.include_router(desk_router)
+    app.include_router(loyalty_router)
     app.include_router(imports_router)
     app.include_router(scores_router)
     app.include_router(shops_router)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from patron.core.errors import Conflict, InvalidInput, NotFound
@@ -121,22 +122,41 @@ def _operation(
     actor: str,
     now: datetime,
 ) -> PointsOperation:
-    return repo.add(
-        session,
-        PointsOperation(
-            program_id=program.id,
-            account_id=account.id,
-            key=key,
-            kind=request["kind"],
-            request_hash=_hash(request),
-            points=request["points"],
-            source=request.get("source") or "admin",
-            source_ref=request.get("source_ref"),
-            reason=request.get("reason"),
-            actor=actor,
-            result={},
-            created_at=now,
-        ),
+    try:
+        with session.begin_nested():
+            return repo.add(session, _new_operation(program, account, request, key=key, actor=actor, now=now))
+    except IntegrityError:
+        # PostgreSQL: another member's request took this key at the same moment (each held only
+        # its own member's lock); its insert committed first.
+        raise Conflict(
+            "this idempotency key was used for a different request",
+            code="idempotency_key_reused",
+            data={"key": key},
+        ) from None
+
+
+def _new_operation(
+    program: LoyaltyProgram,
+    account: PointsAccount,
+    request: dict[str, Any],
+    *,
+    key: str,
+    actor: str,
+    now: datetime,
+) -> PointsOperation:
+    return PointsOperation(
+        program_id=program.id,
+        account_id=account.id,
+        key=key,
+        kind=request["kind"],
+        request_hash=_hash(request),
+        points=request["points"],
+        source=request.get("source") or "admin",
+        source_ref=request.get("source_ref"),
+        reason=request.get("reason"),
+        actor=actor,
+        result={},
+        created_at=now,
     )
 
 

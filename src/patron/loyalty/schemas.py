@@ -1,0 +1,130 @@
+"""API shapes of loyalty."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from patron.models.loyalty import DebtRule, ExpiryRule
+
+
+class ProgramCreate(BaseModel):
+    code: str = Field(min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str = Field(min_length=1, max_length=200)
+    shop_id: int | None = None
+    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+    point_value_minor: int = Field(default=1, ge=1)
+    timezone: str = "Asia/Shanghai"
+    lock_days: int = Field(default=7, ge=0, le=365)
+    expiry: ExpiryRule = ExpiryRule.end_of_next_year
+    expiry_days: int | None = Field(default=None, ge=1, le=36_500)
+    debt_rule: DebtRule = DebtRule.offset
+
+
+class ProgramOut(ProgramCreate):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    active: bool
+
+
+class Balance(BaseModel):
+    active: int  # spendable
+    locked: int  # earned on orders still inside their return window
+    debt: int  # clawed back after being spent, to be repaid by the next points
+    growth: int  # 成长值: earned, never spent
+
+
+class EntryDelta(BaseModel):
+    kind: str
+    lot: int | None
+    active: int
+    locked: int
+    debt: int
+
+
+class OperationOut(BaseModel):
+    """The answer to an operation; a request sent again with the same key gets it again."""
+
+    operation: int
+    key: str
+    kind: str
+    customer_id: int
+    points: int
+    balance: Balance
+    entries: list[EntryDelta]
+    at: datetime
+    lot: int | None = None  # earn: the new lot
+    clawed: int | None = None  # clawback: the points actually taken back
+    reversed: int | None = None  # reversal: the operation undone
+
+
+class EarnIn(BaseModel):
+    points: int = Field(ge=1)
+    source: str = "order"
+    source_ref: str | None = Field(default=None, max_length=100)
+    lock: bool | None = None  # default: order points are locked for the return window
+
+
+class RedeemIn(BaseModel):
+    points: int = Field(ge=1)
+    source: str = "reward"
+    source_ref: str | None = Field(default=None, max_length=100)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class AdjustIn(BaseModel):
+    points: int  # positive adds, negative takes
+    reason: str = Field(min_length=1, max_length=500)
+    allow_debt: bool = False
+
+
+class ClawbackIn(BaseModel):
+    points: int = Field(ge=1)
+    order_ref: str = Field(min_length=1, max_length=100)
+
+
+class ReverseIn(BaseModel):
+    of_key: str = Field(min_length=1, max_length=200)
+
+
+class LotOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    source: str
+    source_ref: str | None
+    points: int
+    remaining: int
+    state: str
+    earned_at: datetime
+    unlock_at: datetime | None
+    expires_at: datetime | None
+
+
+class EntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    operation_id: int | None
+    lot_id: int | None
+    kind: str
+    active_delta: int
+    locked_delta: int
+    debt_delta: int
+    growth_delta: int
+    points: int
+    created_at: datetime
+
+
+class MemberOut(BaseModel):
+    program: str
+    customer_id: int
+    balance: Balance
+    lots: list[LotOut]
+    entries: list[EntryOut]
+
+
+class SettleOut(BaseModel):
+    entries: int
