@@ -5,6 +5,7 @@ the Shanghai day boundary, and the daily settling run twice."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from conftest import table_rows, write_csv
+from conftest import run_jobs, table_rows, write_csv
 from patron.core.db import session_scope
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.ingest.tasks import ImportRequest, run_import
@@ -75,7 +76,7 @@ def state(engine: Engine, who: int, program: str = "club") -> tuple[dict[str, in
 
 def settle(engine: Engine, at: datetime) -> int:
     with session_scope(engine) as s:
-        return service.settle_due(s, now=at)
+        return service.settle_all(s, now=at)
 
 
 def test_order_points_are_locked_through_the_return_window(engine: Engine, members: dict[str, int]) -> None:
@@ -295,3 +296,42 @@ def test_programs_are_checked(engine: Engine, members: dict[str, int]) -> None:
         assert isinstance(service.program(s, "club"), LoyaltyProgram)
         with pytest.raises(NotFound):
             ledger.earn(s, service.program(s, "club"), 999_999, 5, source="review", key="k", now=T0)
+
+
+def test_an_unlock_repays_a_debt_first(engine: Engine, members: dict[str, int]) -> None:
+    ada, bob = members["Ada"], members["Bob"]
+    run(engine, "earn", ada, 100, source="order", source_ref="A1", lock=False)
+    run(engine, "redeem", ada, 100, key="all")
+    run(engine, "earn", ada, 50, source="order", source_ref="A2")  # locked for 7 days
+    run(engine, "clawback", ada, 60, order_ref="A1", key="refund")
+    run(engine, "earn", bob, 20, source="order", source_ref="B1")  # Bob has no debt: the bulk path
+    assert state(engine, ada)[0] == {"active": 0, "locked": 50, "debt": 60, "growth": 90}
+    assert settle(engine, T0 + timedelta(days=7)) == 3  # Ada's unlock and repayment, Bob's unlock
+    assert state(engine, ada) == ({"active": 0, "locked": 0, "debt": 10, "growth": 90}, [])
+    assert state(engine, bob)[0] == {"active": 20, "locked": 0, "debt": 0, "growth": 20}
+
+
+def test_the_nightly_job_settles_in_batches_and_twice_is_once(
+    engine: Engine, members: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from patron.core import jobs
+    from patron.loyalty import tasks
+
+    for who in members.values():
+        for n in range(3):
+            run(engine, "earn", who, 10 + n, source="checkin", key=f"c{who}-{n}", now=T0 + timedelta(days=n))
+    monkeypatch.setattr(service, "utcnow", lambda: T0 + timedelta(days=40))
+    original = service.settle_due
+    monkeypatch.setattr(service, "settle_due", lambda s, **kw: original(s, batch=1, **kw))
+    for expected in ({"entries": 6, "batches": 2}, {"entries": 0, "batches": 0}):
+        with session_scope(engine) as s:
+            jobs.enqueue(s, "loyalty.settle", key=f"run-{expected['entries']}")
+        assert run_jobs(engine) == 1
+        assert table_rows(engine, "SELECT result FROM jobs ORDER BY id DESC LIMIT 1")[0][0] in (
+            expected,
+            json.dumps(expected),
+        )
+    assert tasks.SETTLE_SCHEDULE == "10 0 * * *"
+    assert table_rows(engine, "SELECT kind, COUNT(*) FROM points_entries GROUP BY kind ORDER BY kind") == [
+        ("earn", 6), ("expire", 6)
+    ]  # fmt: skip

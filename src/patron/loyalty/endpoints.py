@@ -146,4 +146,4 @@ async def reverse(
 def settle(session: DB, who: Auth) -> SettleOut:
     """Unlock and expire every member's due lots now (the worker does it every night)."""
     who.require("loyalty:admin")
-    return SettleOut(entries=service.settle_due(session))
+    return SettleOut(entries=service.settle_all(session))

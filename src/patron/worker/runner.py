@@ -26,7 +26,7 @@ from patron.core.time import utcnow
 log = logging.getLogger("patron.worker")
 
 #: Modules that declare jobs; importing them registers their handlers and schedules.
-JOB_MODULES = ("patron.core.mail", "patron.scoring.tasks", "patron.desk.tasks")
+JOB_MODULES = ("patron.core.mail", "patron.scoring.tasks", "patron.desk.tasks", "patron.loyalty.tasks")
 
 
 def load_jobs() -> dict[str, jobs.JobSpec]:
