@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from patron.cli import admin, customers, imports, jobs, mail, scores, tickets, tiers
+from patron.cli import admin, customers, imports, jobs, loyalty, mail, scores, tickets, tiers
 from patron.cli._common import console, handle_errors, print_json
 
 app = typer.Typer(
@@ -33,6 +33,7 @@ app.add_typer(jobs.app, name="jobs")
 app.add_typer(tickets.app, name="tickets")
 app.add_typer(tickets.sla_app, name="sla")
 app.add_typer(mail.app, name="mail")
+app.add_typer(loyalty.app, name="loyalty")
 app.command("worker")(jobs.worker_command)
 
 

@@ -437,3 +437,41 @@ def latest_orders(session: Session, limit: int) -> list[Order]:
             select(Order).where(Order.customer_id.is_not(None)).order_by(Order.placed_at.desc()).limit(limit)
         )
     )
+
+
+def orders_page(
+    session: Session, *, shop_id: int | None, statuses: Sequence[str], after_id: int, limit: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Orders with a customer, in ``statuses``, after ``after_id`` (by id, ``limit`` of them),
+    and their lines (order_id, sku, category name, paid amount)."""
+    query = (
+        select(Order.id, Order.external_id, Order.customer_id, Order.shop_id, Order.currency, Order.placed_at)
+        .where(Order.id > after_id, Order.customer_id.is_not(None), Order.status.in_(statuses))
+        .order_by(Order.id)
+        .limit(limit)
+    )
+    if shop_id is not None:
+        query = query.where(Order.shop_id == shop_id)
+    orders = pl.DataFrame(
+        session.execute(query).all(),
+        schema={"order_id": pl.Int64, "external_id": pl.Utf8, "customer_id": pl.Int64, "shop_id": pl.Int64,
+                "currency": pl.Utf8, "placed_at": pl.Datetime("us", "UTC")},
+        orient="row",
+    )  # fmt: skip
+    if orders.is_empty():
+        return orders, pl.DataFrame(
+            schema={"order_id": pl.Int64, "sku": pl.Utf8, "category": pl.Utf8, "amount_minor": pl.Int64}
+        )
+    first, last = int(orders["order_id"].min()), int(orders["order_id"].max())  # type: ignore[arg-type]
+    lines = session.execute(
+        select(OrderLine.order_id, OrderLine.sku, Category.name, OrderLine.total_minor)
+        .join(Product, Product.id == OrderLine.product_id, isouter=True)
+        .join(Category, Category.id == Product.category_id, isouter=True)
+        .where(OrderLine.order_id.between(first, last))
+    ).all()
+    frame = pl.DataFrame(
+        lines,
+        schema={"order_id": pl.Int64, "sku": pl.Utf8, "category": pl.Utf8, "amount_minor": pl.Int64},
+        orient="row",
+    )
+    return orders, frame.join(orders.select("order_id"), on="order_id", how="semi")

@@ -652,3 +652,19 @@ def line_category(session: Session, line_id: int) -> str | None:
 
 def latest_orders(session: Session, limit: int = 100) -> list[Order]:
     return repo.latest_orders(session, limit)
+
+
+#: Orders in these statuses earn loyalty points (paid and on; not pending, cancelled or refunded).
+EARNING_STATUSES = ("paid", "shipped", "delivered", "completed")
+
+
+def orders_page(
+    session: Session,
+    *,
+    shop_id: int | None,
+    after_id: int,
+    limit: int,
+    statuses: Sequence[str] = EARNING_STATUSES,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A page of orders by id (see :func:`repository.orders_page`), for readers that walk them all."""
+    return repo.orders_page(session, shop_id=shop_id, statuses=statuses, after_id=after_id, limit=limit)

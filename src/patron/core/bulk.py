@@ -226,3 +226,24 @@ def read_frame(session: Session, sql: str, schema: dict[str, Any]) -> pl.DataFra
     """The rows of a raw SQL query as a frame with ``schema`` (names and types in select order)."""
     rows = session.connection().exec_driver_sql(sql).fetchall()
     return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def sql_time(conn: Any, value: datetime) -> str:
+    """A timestamp as an SQL literal, stored the way the ORM stores it (for raw statements)."""
+    if conn.dialect.name == "postgresql":
+        return f"TIMESTAMPTZ '{value.astimezone(UTC).isoformat()}'"
+    return f"'{_sqlite_value(value)}'"
+
+
+def reserve_ids(session: Session, table: str, n: int) -> list[int]:
+    """``n`` ids for rows the caller then inserts with them (so other rows can name them first).
+    PostgreSQL: from the table's sequence. SQLite: after the largest id, which is only safe under
+    the database's write lock: the caller must have written in this transaction already."""
+    if n <= 0:
+        return []
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        rows = conn.exec_driver_sql(f"SELECT nextval('{table}_id_seq') FROM generate_series(1, {int(n)})")
+        return [int(r[0]) for r in rows]
+    last = int(conn.exec_driver_sql(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"').scalar_one())
+    return list(range(last + 1, last + n + 1))

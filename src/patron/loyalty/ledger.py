@@ -82,7 +82,7 @@ def _check_key(key: str) -> str:
     return key
 
 
-def _hash(request: dict[str, Any]) -> str:
+def request_hash(request: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(request, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -101,7 +101,7 @@ def _begin(
     assert account is not None
     earlier = repo.operation_by_key(session, program.id, key)
     if earlier is not None:
-        if earlier.request_hash != _hash(request) or earlier.account_id != account.id:
+        if earlier.request_hash != request_hash(request) or earlier.account_id != account.id:
             raise Conflict(
                 "this idempotency key was used for a different request",
                 code="idempotency_key_reused",
@@ -149,7 +149,7 @@ def _new_operation(
         account_id=account.id,
         key=key,
         kind=request["kind"],
-        request_hash=_hash(request),
+        request_hash=request_hash(request),
         points=request["points"],
         source=request.get("source") or "admin",
         source_ref=request.get("source_ref"),
@@ -274,6 +274,11 @@ def _touch(session: Session, program: LoyaltyProgram, account: PointsAccount, no
             lot.expires_at = until
 
 
+def unlock_time(program: LoyaltyProgram, placed_at: datetime) -> datetime | None:
+    """When points earned on an order placed at ``placed_at`` leave their return window."""
+    return placed_at + timedelta(days=program.lock_days) if program.lock_days > 0 else None
+
+
 def _spend(
     session: Session, account: PointsAccount, op: PointsOperation, kind: str, points: int, now: datetime
 ) -> tuple[list[PointsEntry], int]:
@@ -333,11 +338,13 @@ def earn(
     source: str,
     source_ref: str | None = None,
     lock: bool | None = None,
+    placed_at: datetime | None = None,
     actor: str = "system",
     now: datetime,
 ) -> Outcome:
     """Points earned. Points for an order are locked for the program's return window (``lock``
-    says otherwise); they count towards the growth value at once."""
+    says otherwise), counted from the order's ``placed_at`` when given (an order older than the
+    window earns active points), else from now; they count towards the growth value at once."""
     _check_points(points)
     key = _check_key(key)
     if source not in SOURCES:
@@ -349,7 +356,9 @@ def earn(
     if earlier is not None:
         return Outcome(earlier.result, replayed=True)
     op = _operation(session, program, account, request, key=key, actor=actor, now=now)
-    lock_until = now + timedelta(days=program.lock_days) if locking and program.lock_days > 0 else None
+    lock_until = unlock_time(program, placed_at or now) if locking else None
+    if lock_until is not None and lock_until <= now:
+        lock_until = None
     lot = _new_lot(session, program, account, op, points, now, lock_until=lock_until)
     bucket = "locked" if lot.state == LotState.locked else "active"
     written = [_entry(account, op, EntryKind.earn, now, lot=lot, growth=points, **{bucket: points})]
@@ -510,7 +519,7 @@ def reverse(
     op = _operation(
         session, program, account, {**request, "points": original.points}, key=key, actor=actor, now=now
     )
-    op.request_hash = _hash(request)
+    op.request_hash = request_hash(request)
     lots = repo.lots(session, [e.lot_id for e in spent if e.lot_id is not None])
     written: list[PointsEntry] = []
     for e in spent:

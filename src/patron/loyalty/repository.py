@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import polars as pl
 from sqlalchemy import ColumnElement, and_, column, func, or_, select, table, update
@@ -13,8 +14,10 @@ from sqlalchemy.orm import Session
 
 from patron.core import bulk
 from patron.models.loyalty import (
+    EarningRule,
     LoyaltyProgram,
     PointsAccount,
+    PointsAward,
     PointsEntry,
     PointsLot,
     PointsOperation,
@@ -283,3 +286,197 @@ def settle_batch(session: Session, now: datetime, limit: int) -> int:
             f'locked = locked + d.locked_delta FROM "{t}" d WHERE points_accounts.id = d.account_id'
         )
     return entries.height
+
+
+# -- earning in bulk (patron.loyalty.earning) ------------------------------------------------------
+
+
+def rules(session: Session, program_id: int) -> list[EarningRule]:
+    return list(
+        session.scalars(
+            select(EarningRule).where(EarningRule.program_id == program_id).order_by(EarningRule.id)
+        )
+    )
+
+
+def existing_keys(session: Session, program_id: int, keys: pl.Series) -> set[str]:
+    """Which of ``keys`` have an operation in the program already."""
+    with bulk.staged(session, keys.alias("key").to_frame()) as t:
+        rows = session.connection().exec_driver_sql(
+            f'SELECT o.key FROM points_operations o JOIN "{t}" k ON o.key = k.key '  # noqa: S608
+            f"WHERE o.program_id = {int(program_id)}"
+        )
+        return {r[0] for r in rows}
+
+
+def lock_accounts(
+    session: Session, program_id: int, customer_ids: Sequence[int], now: datetime
+) -> dict[int, PointsAccount]:
+    """The members' accounts by customer, created where missing and locked (see
+    :func:`lock_account`)."""
+    ids = pl.DataFrame({"customer_id": customer_ids}, schema={"customer_id": pl.Int64})
+    conn = session.connection()
+    stamp = bulk.sql_time(conn, now)
+    with bulk.staged(session, ids) as t:
+        conn.exec_driver_sql(
+            "INSERT INTO points_accounts (program_id, customer_id, active, locked, debt, growth, version, "  # noqa: S608
+            f"created_at, updated_at) SELECT {int(program_id)}, c.customer_id, 0, 0, 0, 0, 0, {stamp}, "
+            f"{stamp} "
+            f'FROM "{t}" c WHERE true ON CONFLICT (program_id, customer_id) DO NOTHING'
+        )
+        conn.exec_driver_sql(
+            f"UPDATE points_accounts SET version = version + 1 WHERE program_id = {int(program_id)} "  # noqa: S608
+            f'AND customer_id IN (SELECT customer_id FROM "{t}")'
+        )
+        staged_ids = table(t, column("customer_id"))
+        found = session.scalars(
+            select(PointsAccount)
+            .where(
+                PointsAccount.program_id == program_id,
+                PointsAccount.customer_id.in_(select(staged_ids.c.customer_id)),
+            )
+            .execution_options(populate_existing=True)
+        )
+        return {a.customer_id: a for a in found}
+
+
+def awards(
+    session: Session, account_ids: Sequence[int], rule_names: Sequence[str]
+) -> list[tuple[int, str, int, datetime]]:
+    """Every award of these rules to these members: what their caps and velocity limits count."""
+    if not account_ids or not rule_names:
+        return []
+    with bulk.staged(session, pl.DataFrame({"id": account_ids}, schema={"id": pl.Int64})) as t:
+        staged_ids = table(t, column("id"))
+        return [
+            (int(a), str(r), int(p), at)
+            for a, r, p, at in session.execute(
+                select(PointsAward.account_id, PointsAward.rule, PointsAward.points, PointsAward.at).where(
+                    PointsAward.account_id.in_(select(staged_ids.c.id)), PointsAward.rule.in_(rule_names)
+                )
+            )
+        ]
+
+
+def add_awards(session: Session, account_id: int, operation_id: int, award: Any, at: datetime) -> None:
+    session.add_all(
+        PointsAward(
+            account_id=account_id, operation_id=operation_id, rule=line.rule, points=line.points, at=at
+        )
+        for line in award.lines
+        if line.points > 0
+    )
+    session.flush()
+
+
+def insert_earnings(
+    session: Session,
+    program: LoyaltyProgram,
+    ops: list[dict[str, Any]],
+    lots: list[dict[str, Any]],
+    awards: list[tuple[int, str, int, datetime]],
+    *,
+    expires: datetime | None,
+    now: datetime,
+    actor: str,
+) -> None:
+    """Write a page of earnings: operations (with the answer each gives when replayed), lots,
+    ledger entries, awards, and the members' sums. Ids are reserved first, so the stored
+    answers can name them; the members are locked by the caller."""
+    op_ids = bulk.reserve_ids(session, "points_operations", len(ops))
+    lot_ids = bulk.reserve_ids(session, "points_lots", len(lots))
+    lot_of_row = {lot["row"]: (lot_id, lot) for lot_id, lot in zip(lot_ids, lots, strict=True)}
+    at = now.isoformat()
+    results = []
+    for i, (op_id, op) in enumerate(zip(op_ids, ops, strict=True)):
+        lot_id, lot = lot_of_row.get(i, (None, None))
+        said = []
+        if lot is not None:
+            bucket_locked = lot["state"] == "locked"
+            said = [{"kind": "earn", "lot": lot_id, "active": 0 if bucket_locked else op["points"],
+                        "locked": op["points"] if bucket_locked else 0, "debt": 0}]  # fmt: skip
+        results.append(json.dumps({
+            "operation": op_id, "key": op["key"], "kind": "earn", "customer_id": op["customer_id"],
+            "points": op["points"], "balance": op["balance"], "entries": said, "at": at, "lot": lot_id,
+        }, ensure_ascii=False))  # fmt: skip
+    bulk.insert_frame(
+        session,
+        "points_operations",
+        pl.DataFrame(
+            {
+                "id": op_ids,
+                "program_id": [program.id] * len(ops),
+                "account_id": [o["account_id"] for o in ops],
+                "key": [o["key"] for o in ops],
+                "kind": ["earn"] * len(ops),
+                "request_hash": [o["request_hash"] for o in ops],
+                "points": [o["points"] for o in ops],
+                "source": ["order"] * len(ops),
+                "source_ref": [o["source_ref"] for o in ops],
+                "actor": [actor] * len(ops),
+                "result": results,
+                "created_at": [now] * len(ops),
+            },
+            schema_overrides={"id": pl.Int64, "created_at": pl.Datetime("us", "UTC")},
+        ),
+    )
+    if not lots:
+        return
+    earned = pl.DataFrame(
+        {
+            "id": lot_ids,
+            "account_id": [lot["account_id"] for lot in lots],
+            "operation_id": [op_ids[lot["row"]] for lot in lots],
+            "source": ["order"] * len(lots),
+            "source_ref": [lot["source_ref"] for lot in lots],
+            "points": [lot["points"] for lot in lots],
+            "remaining": [lot["points"] for lot in lots],
+            "state": [lot["state"] for lot in lots],
+            "earned_at": [now] * len(lots),
+            "unlock_at": [lot["unlock_at"] for lot in lots],
+            "expires_at": [expires] * len(lots),
+        },
+        schema_overrides={"id": pl.Int64, "earned_at": pl.Datetime("us", "UTC"),
+                          "unlock_at": pl.Datetime("us", "UTC"), "expires_at": pl.Datetime("us", "UTC")},
+    )  # fmt: skip
+    bulk.insert_frame(session, "points_lots", earned)
+    locked = pl.col("state") == "locked"
+    entries = earned.select(
+        "account_id",
+        "operation_id",
+        lot_id="id",
+        kind=pl.lit("earn"),
+        active_delta=pl.when(locked).then(0).otherwise("points"),
+        locked_delta=pl.when(locked).then("points").otherwise(0),
+        debt_delta=pl.lit(0, pl.Int64),
+        growth_delta="points",
+        points="points",
+        created_at="earned_at",
+    )
+    bulk.insert_frame(session, "points_entries", entries)
+    if awards:
+        bulk.insert_frame(
+            session,
+            "points_awards",
+            pl.DataFrame(
+                {
+                    "account_id": [ops[row]["account_id"] for row, *_ in awards],
+                    "operation_id": [op_ids[row] for row, *_ in awards],
+                    "rule": [rule for _, rule, _, _ in awards],
+                    "points": [points for _, _, points, _ in awards],
+                    "at": [when for *_, when in awards],
+                },
+                schema_overrides={"at": pl.Datetime("us", "UTC")},
+            ),
+        )
+    sums = entries.group_by("account_id").agg(
+        pl.col("active_delta").sum(), pl.col("locked_delta").sum(), pl.col("growth_delta").sum()
+    )
+    conn = session.connection()
+    stamp = bulk.sql_time(conn, now)
+    with bulk.staged(session, sums) as t:
+        conn.exec_driver_sql(
+            "UPDATE points_accounts SET active = active + d.active_delta, locked = locked + d.locked_delta, "  # noqa: S608
+            f"growth = growth + d.growth_delta, last_activity_at = {stamp}, updated_at = {stamp} "
+            f'FROM "{t}" d WHERE points_accounts.id = d.account_id'
+        )

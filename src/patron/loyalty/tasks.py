@@ -1,5 +1,6 @@
-"""Loyalty's job: every night, unlock the points whose return window closed and expire those past
-their expiry (``loyalty.settle``), a batch of members at a time.
+"""Loyalty's jobs: every night, unlock the points whose return window closed and expire those
+past their expiry (``loyalty.settle``), a batch of members at a time; every quarter of an hour,
+credit the orders imported since (``loyalty.earn_orders``), a page of orders at a time.
 
 Each batch commits on its own, so a member's lock is held for one batch only and a redemption
 waits at most that long; a job that dies half-way leaves the done batches done, and its retry
@@ -13,9 +14,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from patron.core import jobs
-from patron.loyalty import service
+from patron.core.time import utcnow
+from patron.loyalty import earning, service
 
 SETTLE_SCHEDULE = "10 0 * * *"  # 00:10 in the instance's time zone, after the day's expiry instant
+EARN_SCHEDULE = "*/15 * * * *"
 
 
 @jobs.job("loyalty.settle", schedule=SETTLE_SCHEDULE)
@@ -26,3 +29,18 @@ def settle(session: Session) -> dict[str, Any]:
         entries += written
         batches += 1
     return {"entries": entries, "batches": batches}
+
+
+@jobs.job("loyalty.earn_orders", schedule=EARN_SCHEDULE)
+def earn_orders(session: Session) -> dict[str, Any]:
+    """Every active program credits the orders not credited yet (each page commits)."""
+    totals = {"orders": 0, "credited": 0, "points": 0}
+    for program in service.programs(session):
+        if not program.active:
+            continue
+        for page in earning.earn_orders(session, program, now=utcnow()):
+            session.commit()
+            totals["orders"] += page.orders
+            totals["credited"] += page.credited
+            totals["points"] += page.points
+    return totals

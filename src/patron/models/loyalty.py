@@ -190,3 +190,48 @@ class PointsEntry(Base):
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (Index("ix_points_entries_account", "account_id", "id"),)
+
+
+class EarningRule(Base):
+    """A program's earning rule, as :class:`patron.loyalty.rules.Rule` reads it."""
+
+    __tablename__ = "loyalty_rules"
+
+    id: Mapped[int] = id_column()
+    program_id: Mapped[int] = mapped_column(BigID, ForeignKey("loyalty_programs.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))  # spend, or an action
+    points: Mapped[int] = mapped_column(Integer)
+    per_minor: Mapped[int] = mapped_column(Integer, default=100)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    shops: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    categories: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    skus: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    tier_multipliers: Mapped[dict[str, float]] = mapped_column(JSONType, default=dict)
+    cap: Mapped[int | None] = mapped_column(Integer)
+    cap_period: Mapped[str] = mapped_column(String(10), default="month")
+    velocity: Mapped[int | None] = mapped_column(Integer)
+    velocity_window_hours: Mapped[int] = mapped_column(Integer, default=24)
+    stop: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    starts: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ends: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (UniqueConstraint("program_id", "name"),)
+
+
+class PointsAward(Base):
+    """Which rule gave how many points for which event: what caps and velocity limits count."""
+
+    __tablename__ = "points_awards"
+
+    id: Mapped[int] = id_column()
+    account_id: Mapped[int] = mapped_column(BigID, ForeignKey("points_accounts.id"))
+    operation_id: Mapped[int] = mapped_column(BigID, ForeignKey("points_operations.id"))
+    rule: Mapped[str] = mapped_column(String(100))
+    points: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())  # the event's time
+
+    __table_args__ = (Index("ix_points_awards_usage", "account_id", "rule", "at"),)

@@ -1,0 +1,117 @@
+"""``patron loyalty ...``: programs, earning rules, crediting orders, members, settling."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from patron.cli._common import console, handle_errors, print_json
+from patron.core.db import session_scope
+from patron.core.errors import InvalidInput
+from patron.core.time import local, utcnow
+from patron.loyalty import earning, service
+
+app = typer.Typer(help="Loyalty: programs, rules, points.", no_args_is_help=True)
+
+
+@app.command("program")
+@handle_errors
+def program_command(
+    code: str,
+    name: Annotated[str, typer.Option(help="what members see")],
+    currency: str = "CNY",
+    timezone: str = "Asia/Shanghai",
+    lock_days: Annotated[int, typer.Option(help="order points stay locked this long (return window)")] = 7,
+    expiry: Annotated[
+        str, typer.Option(help="days, end_of_next_year, rolling or never")
+    ] = "end_of_next_year",
+    expiry_days: int | None = None,
+    debt_rule: Annotated[str, typer.Option(help="offset or write_off")] = "offset",
+) -> None:
+    """Create a loyalty program."""
+    with session_scope() as s:
+        p = service.create_program(s, {"code": code, "name": name, "currency": currency, "timezone": timezone,
+                                       "lock_days": lock_days, "expiry": expiry, "expiry_days": expiry_days,
+                                       "debt_rule": debt_rule})  # fmt: skip
+        console.print(f"program {p.code} created (id {p.id})")
+
+
+@app.command("rule")
+@handle_errors
+def rule_command(
+    program: str,
+    spec: Annotated[
+        str, typer.Argument(help='the rule as JSON, e.g. {"name": "standard", "kind": "spend", "points": 1}')
+    ],
+) -> None:
+    """Add an earning rule (the fields of patron.loyalty.rules.Rule)."""
+    try:
+        values = json.loads(spec)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"the rule is not JSON: {exc}", code="loyalty_bad_rule") from None
+    with session_scope() as s:
+        row = earning.add_rule(s, service.program(s, program), values)
+        console.print(f"rule {row.name!r} added to {program}")
+
+
+@app.command("earn")
+@handle_errors
+def earn_command(program: str) -> None:
+    """Credit every order not credited yet (a page of 50,000 orders at a time, each committed)."""
+    orders = points = credited = 0
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with session_scope() as s, Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("crediting orders")
+        for page in earning.earn_orders(s, service.program(s, program), now=utcnow()):
+            s.commit()
+            orders, credited, points = orders + page.orders, credited + page.credited, points + page.points
+            bar.update(task, description=f"{orders:,} orders read, {credited:,} credited, {points:,} points")
+    console.print(f"{orders:,} orders read, {credited:,} credited with {points:,} points")
+
+
+@app.command("member")
+@handle_errors
+def member_command(
+    program: str, customer_id: int, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """A member's balances, lots (nearest expiry first) and latest entries."""
+    with session_scope() as s:
+        m = service.member(s, program, customer_id, entries=20)
+        tz = m.program.timezone
+        if as_json:
+            print_json({"balance": m.balance,
+                        "lots": [{"points": lot.points, "remaining": lot.remaining, "state": lot.state,
+                                  "expires_at": lot.expires_at} for lot in m.lots]})  # fmt: skip
+            return
+        b = m.balance
+        console.print(
+            f"active {b['active']:,} · locked {b['locked']:,} · debt {b['debt']:,} · growth {b['growth']:,}"
+        )
+        table = Table("lot", "source", "points", "left", "state", "unlocks", "expires")
+
+        def shown(at: datetime | None, empty: str) -> str:
+            when = local(at, tz)
+            return when.strftime("%Y-%m-%d %H:%M") if when else empty
+
+        for lot in m.lots:
+            source = f"{lot.source} {lot.source_ref or ''}".strip()
+            table.add_row(str(lot.id), source, f"{lot.points:,}", f"{lot.remaining:,}", lot.state,
+                          shown(lot.unlock_at, ""), shown(lot.expires_at, "never"))  # fmt: skip
+        console.print(table)
+
+
+@app.command("settle")
+@handle_errors
+def settle_command() -> None:
+    """Unlock and expire every member's due lots now (the worker does it every night)."""
+    total = 0
+    with session_scope() as s:
+        for written in service.settle_due(s):
+            s.commit()
+            total += written
+    console.print(f"{total:,} ledger entries written")

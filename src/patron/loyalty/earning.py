@@ -1,0 +1,226 @@
+"""Points for orders: a program's earning rules over every order not yet credited.
+
+Orders are read a page at a time (by id) through the commerce service; those already credited
+(an operation with key ``order:<id>`` exists) are skipped, so crediting is idempotent and the
+job, an import hook and a replayed request can all run it. Each order is one event for
+:func:`patron.loyalty.rules.evaluate` at the order's time, with the member's usage of capped or
+rate-limited rules (``points_awards``) counted in memory as the page goes, in order time.
+
+Writing is in bulk: operations, lots, ledger entries and awards as frames (COPY on PostgreSQL,
+``executemany`` on SQLite), the members' sums with one staged ``UPDATE``; the members are locked
+first, as every ledger operation does. The entries are exactly those :func:`ledger.earn` writes,
+and so is the stored answer of each operation, so a request replayed with the key gets it.
+Two cases take the one-by-one path through :func:`ledger.earn` instead: a member with a debt
+(new active points repay it) and a program with rolling expiry (every lot of the member moves).
+An order that earns nothing is recorded too (an operation of 0 points, nothing else), so it is
+not evaluated again.
+
+Points for an order are locked through the program's return window counted from the order's
+time, so an order older than the window earns active points.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import polars as pl
+from sqlalchemy.orm import Session
+
+from patron.commerce import service as commerce
+from patron.core.errors import InvalidInput
+from patron.loyalty import expiry, ledger, rules
+from patron.loyalty import repository as repo
+from patron.models.loyalty import EarningRule, ExpiryRule, LoyaltyProgram
+
+ACTOR = "loyalty.earn"
+RULE_FIELDS = (
+    "kind", "points", "per_minor", "currency", "shops", "categories", "skus", "tier_multipliers", "cap",
+    "cap_period", "velocity", "velocity_window_hours", "stop", "position", "active", "starts", "ends",
+)  # fmt: skip
+
+
+def order_key(order_id: int) -> str:
+    return f"order:{order_id}"
+
+
+def rule_of(row: EarningRule) -> rules.Rule:
+    return rules.Rule(
+        name=row.name,
+        kind=row.kind,
+        points=row.points,
+        per_minor=row.per_minor,
+        currency=row.currency,
+        shops=tuple(row.shops or ()),
+        categories=tuple(row.categories or ()),
+        skus=tuple(row.skus or ()),
+        tier_multipliers=dict(row.tier_multipliers or {}),
+        cap=row.cap,
+        cap_period=row.cap_period,
+        velocity=row.velocity,
+        velocity_window_hours=row.velocity_window_hours,
+        stop=row.stop,
+        position=row.position,
+        active=row.active,
+        starts=row.starts,
+        ends=row.ends,
+    )
+
+
+def add_rule(session: Session, program: LoyaltyProgram, values: Mapping[str, Any]) -> EarningRule:
+    """A new earning rule, checked as the kernel reads it (``loyalty_bad_rule`` says what is wrong)."""
+    given = {k: values[k] for k in RULE_FIELDS if k in values}
+    for key in ("shops", "categories", "skus"):
+        if key in given:
+            given[key] = tuple(given[key])
+    try:
+        rule = rules.Rule(name=str(values.get("name", "")), **given)
+        rules.check_rules([*program_rules(session, program), rule])
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(str(exc), code="loyalty_bad_rule") from None
+    stored = {k: getattr(rule, k) for k in RULE_FIELDS}
+    stored.update(shops=list(rule.shops), categories=list(rule.categories), skus=list(rule.skus),
+                  tier_multipliers=dict(rule.tier_multipliers))  # fmt: skip
+    return repo.add(session, EarningRule(program_id=program.id, name=rule.name, **stored))
+
+
+def program_rules(session: Session, program: LoyaltyProgram) -> list[rules.Rule]:
+    return [rule_of(r) for r in repo.rules(session, program.id)]
+
+
+@dataclass
+class Page:
+    """What one page of orders came to."""
+
+    orders: int = 0  # read
+    credited: int = 0  # earned points
+    points: int = 0
+    nothing: int = 0  # evaluated, earned nothing
+    before: int = 0  # credited before (skipped)
+
+
+class _Usage:
+    """The members' awards of capped or rate-limited rules, kept up to date as orders are
+    evaluated in time order."""
+
+    def __init__(self, rows: list[tuple[int, str, int, datetime]]) -> None:
+        self.seen: dict[tuple[int, str], list[tuple[datetime, int]]] = defaultdict(list)
+        for account, rule, points, at in rows:
+            self.seen[account, rule].append((at, points))
+
+    def of(self, account: int, event_at: datetime, watched: list[rules.Rule], tz: str) -> rules.Usage:
+        in_period: dict[str, int] = {}
+        in_window: dict[str, int] = {}
+        for rule in watched:
+            history = self.seen.get((account, rule.name), ())
+            if rule.cap is not None:
+                start = rules.period_start(event_at, rule.cap_period, tz)
+                in_period[rule.name] = sum(
+                    p for at, p in history if (start is None or at >= start) and at < event_at
+                )
+            if rule.velocity is not None:
+                since = event_at - timedelta(hours=rule.velocity_window_hours)
+                in_window[rule.name] = sum(1 for at, p in history if since <= at < event_at and p > 0)
+        return rules.Usage(points_in_period=in_period, occurrences_in_window=in_window)
+
+    def add(self, account: int, rule: str, at: datetime, points: int) -> None:
+        self.seen[account, rule].append((at, points))
+
+
+def earn_orders(
+    session: Session, program: LoyaltyProgram, *, now: datetime, page: int = 50_000, after_id: int = 0
+) -> Iterator[Page]:
+    """Credit every order of the program's shop(s) not credited yet, a page at a time (the
+    caller may commit after each). Yields what each page came to."""
+    program_rules = [rule_of(r) for r in repo.rules(session, program.id)]
+    watched = [r for r in program_rules if r.cap is not None or r.velocity is not None]
+    codes = commerce.shop_codes(session)
+    while True:
+        orders, lines = commerce.orders_page(session, shop_id=program.shop_id, after_id=after_id, limit=page)
+        if orders.is_empty():
+            return
+        after_id = int(orders["order_id"].max())  # type: ignore[arg-type]
+        yield _credit(session, program, program_rules, watched, codes, orders, lines, now)
+
+
+def _credit(
+    session: Session,
+    program: LoyaltyProgram,
+    program_rules: list[rules.Rule],
+    watched: list[rules.Rule],
+    codes: Mapping[int, str],
+    orders: pl.DataFrame,
+    lines: pl.DataFrame,
+    now: datetime,
+) -> Page:
+    summary = Page(orders=orders.height)
+    keys = orders.select(key=pl.format("order:{}", "order_id"))["key"]
+    done = repo.existing_keys(session, program.id, keys)
+    if done:
+        orders = orders.filter(~keys.is_in(list(done)))
+        summary.before = len(done)
+    if orders.is_empty():
+        return summary
+    accounts = repo.lock_accounts(session, program.id, orders["customer_id"].unique().to_list(), now)
+    usage = _Usage(repo.awards(session, [a.id for a in accounts.values()], [r.name for r in watched]))
+    by_order: dict[int, list[rules.Line]] = defaultdict(list)
+    for order_id, sku, category, amount in lines.iter_rows():
+        by_order[order_id].append(rules.Line(sku=sku or "", category=category, amount_minor=amount))
+    one_by_one = program.expiry == ExpiryRule.rolling
+    expires = expiry.expires_at(program.expiry, program.expiry_days, now, program.timezone)
+    running = {a.customer_id: ledger.balance(a) for a in accounts.values()}
+    ops: list[dict[str, Any]] = []
+    lots: list[dict[str, Any]] = []
+    awards: list[tuple[int, str, int, datetime]] = []  # (op row, rule, points, at)
+    for order_id, external_id, customer_id, shop_id, currency, placed_at in orders.sort(
+        "placed_at", "order_id"
+    ).iter_rows():
+        account = accounts[customer_id]
+        event = rules.Event(kind="order", at=placed_at, shop=codes.get(shop_id), currency=currency,
+                            lines=tuple(by_order.get(order_id, ())))  # fmt: skip
+        award = rules.evaluate(
+            program_rules, event, usage.of(account.id, placed_at, watched, program.timezone)
+        )
+        for line in award.lines:
+            if line.points > 0:
+                usage.add(account.id, line.rule, placed_at, line.points)
+        key = order_key(order_id)
+        if award.points > 0 and (one_by_one or account.debt > 0):
+            outcome = ledger.earn(
+                session, program, customer_id, award.points, key=key, source="order",
+                source_ref=external_id, lock=True, placed_at=placed_at, actor=ACTOR, now=now,
+            )  # fmt: skip
+            repo.add_awards(session, account.id, outcome.result["operation"], award, placed_at)
+            running[customer_id] = ledger.balance(account)
+            summary.credited += 1
+            summary.points += award.points
+            continue
+        unlock = ledger.unlock_time(program, placed_at)
+        locked = unlock is not None and unlock > now
+        request = {"kind": "earn", "customer_id": customer_id, "points": award.points, "source": "order",
+                   "source_ref": external_id, "lock": True}  # fmt: skip
+        balance = running[customer_id]
+        if award.points > 0:
+            balance = {**balance, "growth": balance["growth"] + award.points}
+            balance["locked" if locked else "active"] += award.points
+            running[customer_id] = balance
+            summary.credited += 1
+            summary.points += award.points
+        else:
+            summary.nothing += 1
+        row = len(ops)
+        ops.append({"account_id": account.id, "key": key, "request_hash": ledger.request_hash(request),
+                    "points": award.points, "source_ref": external_id, "balance": balance,
+                    "customer_id": customer_id})  # fmt: skip
+        if award.points > 0:
+            lots.append({
+                "row": row, "account_id": account.id, "source_ref": external_id, "points": award.points,
+                "state": "locked" if locked else "active", "unlock_at": unlock if locked else None,
+            })  # fmt: skip
+        awards += [(row, line.rule, line.points, placed_at) for line in award.lines if line.points > 0]
+    if ops:
+        repo.insert_earnings(session, program, ops, lots, awards, expires=expires, now=now, actor=ACTOR)
+    return summary

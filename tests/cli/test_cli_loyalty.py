@@ -1,0 +1,64 @@
+"""``patron loyalty ...`` end to end on both databases: a program, a rule, orders credited,
+a member shown, settling run twice."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from conftest import table_rows, write_csv
+from patron.cli.main import app
+from patron.core import settings as settings_module
+from patron.ingest.tasks import ImportRequest, run_import
+
+runner = CliRunner()
+HEADER = ["order_id", "customer_external_id", "customer_name", "email", "status", "placed_at", "sku",
+          "quantity", "unit_price"]  # fmt: skip
+
+
+@pytest.fixture
+def cli(engine: Engine, shops: object, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Engine]:
+    monkeypatch.setenv("PATRON_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    settings_module.get_settings.cache_clear()
+    rows = [["A1", "ada", "Ada", "ada@x.test", "completed", "2026-01-05 10:00", "S", 1, "128.40"],
+            ["A2", "ada", "Ada", "ada@x.test", "paid", "2026-01-06 10:00", "S", 1, "20.00"]]  # fmt: skip
+    run_import(
+        ImportRequest(kind="orders", path=write_csv(tmp_path / "o.csv", HEADER, rows), shop="site"),
+        engine=engine,
+    )
+    yield engine
+    settings_module.get_settings.cache_clear()
+
+
+def ok(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_a_program_from_the_command_line(cli: Engine) -> None:
+    assert (
+        ok("loyalty", "program", "club", "--name", "Club", "--lock-days", "0")
+        == "program club created (id 1)\n"
+    )
+    assert ok("loyalty", "rule", "club", '{"name": "standard", "kind": "spend", "points": 1}') == (
+        "rule 'standard' added to club\n"
+    )
+    assert ok("loyalty", "earn", "club").endswith("2 orders read, 2 credited with 148 points\n")
+    assert ok("loyalty", "earn", "club").endswith("2 orders read, 0 credited with 0 points\n")
+    [(ada,)] = table_rows(cli, "SELECT id FROM customers")
+    shown = json.loads(ok("loyalty", "member", "club", str(ada), "--json"))
+    assert shown["balance"] == {"active": 148, "locked": 0, "debt": 0, "growth": 148}
+    assert [(lot["points"], lot["state"]) for lot in shown["lots"]] == [(128, "active"), (20, "active")]
+    assert "active 148 · locked 0 · debt 0 · growth 148" in ok("loyalty", "member", "club", str(ada))
+    assert ok("loyalty", "settle") == "0 ledger entries written\n"
+    bad = runner.invoke(app, ["loyalty", "rule", "club", "{not json"])
+    assert bad.exit_code == 2
+    assert "[loyalty_bad_rule] the rule is not JSON" in bad.stderr
+    missing = runner.invoke(app, ["loyalty", "earn", "nope"])
+    assert (missing.exit_code, "[loyalty_program_not_found]" in missing.stderr) == (2, True)

@@ -1,0 +1,125 @@
+"""Points for imported orders on both databases: the program's rules over real imported orders
+(products with categories, two shops, two currencies), in bulk and one by one, idempotent,
+locked through the return window counted from the order, with caps counted across orders."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from test_ledger import state
+
+from conftest import table_rows, utc, write_csv
+from patron.core.db import session_scope
+from patron.core.errors import InvalidInput
+from patron.ingest.tasks import ImportRequest, run_import
+from patron.loyalty import earning, ledger, service
+
+NOW = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)
+PRODUCTS = [["TEA1", "龙井", "服饰 > 茶 > 绿茶"], ["MUG1", "马克杯", "家居 > 杯子"]]
+HEADER = ["order_id", "customer_external_id", "customer_name", "email", "status", "placed_at", "sku",
+          "quantity", "unit_price"]  # fmt: skip
+ORDERS = [
+    # Ada: tea and a mug on 1 March (older than the 7-day window: active at once), tea on 8 March.
+    ["A1", "ada", "Ada", "ada@x.test", "completed", "2026-03-01 10:00", "TEA1", 2, "100.00"],
+    ["A1", "ada", "Ada", "ada@x.test", "completed", "2026-03-01 10:00", "MUG1", 1, "35.50"],
+    ["A2", "ada", "Ada", "ada@x.test", "paid", "2026-03-08 10:00", "TEA1", 1, "300.00"],
+    # Bob: a pending order earns nothing yet; a cancelled one never.
+    ["B1", "bob", "Bob", "bob@x.test", "pending", "2026-03-09 10:00", "MUG1", 1, "35.50"],
+    ["B2", "bob", "Bob", "bob@x.test", "cancelled", "2026-03-09 11:00", "MUG1", 1, "35.50"],
+    ["B3", "bob", "Bob", "bob@x.test", "completed", "2026-03-09 12:00", "MUG1", 1, "0.80"],
+]
+
+
+@pytest.fixture
+def shop(engine: Engine, shops: object, tmp_path: Path) -> dict[str, int]:
+    """Ada and Bob, their orders in shop ``site``; program ``club`` with 1 point per yuan and
+    double points on tea (a stop rule capped at 500 points a month, before the standard rule)."""
+    products = write_csv(tmp_path / "p.csv", ["sku", "title", "category_path"], PRODUCTS)
+    run_import(ImportRequest(kind="products", path=products, mapping="patron_products"), engine=engine)
+    orders = write_csv(tmp_path / "o.csv", HEADER, ORDERS)
+    run_import(ImportRequest(kind="orders", path=orders, shop="site"), engine=engine)
+    with session_scope(engine) as s:
+        club = service.create_program(s, {"code": "club", "name": "Club", "expiry": "end_of_next_year",
+                                          "lock_days": 7, "timezone": "Asia/Shanghai"})  # fmt: skip
+        earning.add_rule(s, club, {"name": "tea x2", "kind": "spend", "points": 2, "categories": ["绿茶"],
+                                   "cap": 500, "cap_period": "month", "stop": True, "position": 1})  # fmt: skip
+        earning.add_rule(s, club, {"name": "standard", "kind": "spend", "points": 1, "currency": "CNY",
+                                   "position": 2})  # fmt: skip
+    return {str(n): int(i) for n, i in table_rows(engine, "SELECT name, id FROM customers")}  # type: ignore[call-overload]
+
+
+def credit(engine: Engine, now: datetime = NOW, **kw: Any) -> list[earning.Page]:
+    with session_scope(engine) as s:
+        return list(earning.earn_orders(s, service.program(s, "club"), now=now, **kw))
+
+
+def test_orders_earn_by_the_rules_once(engine: Engine, shop: dict[str, int]) -> None:
+    [page] = credit(engine)
+    # A1: tea 200.00 -> 400 (tea x2 stops the chain; the mug line does not count for it);
+    # A2: tea 300.00 -> the cap leaves 100 of 600, and the stop rule gave points: 100 only;
+    # B3: 0.80 yuan -> 0 points (recorded, not evaluated again); B1 pending, B2 cancelled: not read.
+    assert (page.orders, page.credited, page.points, page.nothing, page.before) == (3, 2, 500, 1, 0)
+    ops = table_rows(engine, "SELECT key, points, source_ref FROM points_operations ORDER BY id")
+    ids = dict(table_rows(engine, "SELECT external_id, id FROM orders"))
+    assert ops == [(f"order:{ids['A1']}", 400, "A1"), (f"order:{ids['A2']}", 100, "A2"),
+                   (f"order:{ids['B3']}", 0, "B3")]  # fmt: skip
+    # A1 is older than the return window: active; A2 (8 March) is locked until 15 March 10:00.
+    assert state(engine, shop["Ada"]) == (
+        {"active": 400, "locked": 100, "debt": 0, "growth": 500},
+        [(400, 400, "active"), (100, 100, "locked")],
+    )
+    assert table_rows(engine, "SELECT rule, points FROM points_awards ORDER BY id") == [
+        ("tea x2", 400), ("tea x2", 100)
+    ]  # fmt: skip
+    [(unlock,)] = table_rows(engine, "SELECT unlock_at FROM points_lots WHERE state = 'locked'")
+    assert utc(unlock) == "2026-03-15 02:00:00"  # 10:00 in Shanghai, where the shop sells
+    # Again: everything was credited; nothing changes.
+    [again] = credit(engine, NOW + timedelta(hours=1))
+    assert (again.orders, again.credited, again.before) == (3, 0, 3)
+    assert table_rows(engine, "SELECT COUNT(*) FROM points_entries") == [(2,)]
+
+
+def test_a_replayed_request_gets_the_bulk_answer(engine: Engine, shop: dict[str, int]) -> None:
+    credit(engine)
+    a1 = int(table_rows(engine, "SELECT id FROM orders WHERE external_id = 'A1'")[0][0])  # type: ignore[call-overload]
+    with session_scope(engine) as s:
+        out = ledger.earn(s, service.program(s, "club"), shop["Ada"], 400, key=f"order:{a1}", source="order",
+                          source_ref="A1", lock=True, now=NOW + timedelta(days=1))  # fmt: skip
+    assert out.replayed is True
+    assert out.result["balance"] == {"active": 400, "locked": 0, "debt": 0, "growth": 400}
+    assert [e["active"] for e in out.result["entries"]] == [400]
+    [(lot_id,)] = table_rows(engine, "SELECT id FROM points_lots WHERE source_ref = 'A1'")
+    assert out.result["lot"] == lot_id
+
+
+def test_pages_and_the_one_by_one_path_agree(engine: Engine, shop: dict[str, int]) -> None:
+    # Ada owes points (a debt): her orders go one by one through the ledger and repay it.
+    with session_scope(engine) as s:
+        club = service.program(s, "club")
+        ledger.earn(s, club, shop["Ada"], 50, source="review", key="r", now=NOW - timedelta(days=20))
+        ledger.adjust(s, club, shop["Ada"], -80, reason="fraud", allow_debt=True, actor="user:1", key="a",
+                      now=NOW - timedelta(days=19))  # fmt: skip
+    pages = credit(engine, page=1)
+    assert [p.orders for p in pages] == [1, 1, 1]
+    assert sum(p.points for p in pages) == 500
+    balance, lots = state(engine, shop["Ada"])
+    # 400 active from A1 repays the 30 of debt; A2's 100 stay locked.
+    assert balance == {"active": 370, "locked": 100, "debt": 0, "growth": 550}
+    assert lots == [(400, 370, "active"), (100, 100, "locked")]
+
+
+def test_a_bad_rule_is_refused(engine: Engine, shop: dict[str, int]) -> None:
+    with session_scope(engine) as s:
+        club = service.program(s, "club")
+        for values in (
+            {"name": "standard", "kind": "spend", "points": 1},  # the name is taken
+            {"name": "x", "kind": "spending", "points": 1},
+            {"name": "y", "kind": "review", "points": 5, "categories": ["绿茶"]},
+        ):
+            with pytest.raises(InvalidInput) as err:
+                earning.add_rule(s, club, values)
+            assert err.value.code == "loyalty_bad_rule"
