@@ -18,6 +18,7 @@ from benchmarks import (
     faq_bench,
     generate_bench,
     import_bench,
+    loyalty_bench,
     sla_bench,
 )
 
@@ -37,6 +38,7 @@ def main() -> None:
     desk_bench.main(100_000 // scale)
     classify_bench.main(10_000 // scale)
     faq_bench.main()
+    loyalty_bench.main(200_000 // scale, 1_000_000 // scale)
 
 
 if __name__ == "__main__":

@@ -117,7 +117,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("program_id", "key", name=op.f("uq_points_operations_program_id_key")),
     )
     with op.batch_alter_table("points_operations", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_points_operations_account_id"), ["account_id"], unique=False)
         batch_op.create_index(
             "ix_points_operations_source", ["account_id", "source", "source_ref"], unique=False
         )
@@ -152,7 +151,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("points_lots", schema=None) as batch_op:
         batch_op.create_index("ix_points_lots_expiry", ["state", "expires_at"], unique=False)
-        batch_op.create_index("ix_points_lots_source", ["account_id", "source", "source_ref"], unique=False)
         batch_op.create_index("ix_points_lots_spend", ["account_id", "state", "expires_at"], unique=False)
         batch_op.create_index("ix_points_lots_unlock", ["state", "unlock_at"], unique=False)
 
@@ -199,13 +197,11 @@ def downgrade() -> None:
     with op.batch_alter_table("points_lots", schema=None) as batch_op:
         batch_op.drop_index("ix_points_lots_unlock")
         batch_op.drop_index("ix_points_lots_spend")
-        batch_op.drop_index("ix_points_lots_source")
         batch_op.drop_index("ix_points_lots_expiry")
 
     op.drop_table("points_lots")
     with op.batch_alter_table("points_operations", schema=None) as batch_op:
         batch_op.drop_index("ix_points_operations_source")
-        batch_op.drop_index(batch_op.f("ix_points_operations_account_id"))
 
     op.drop_table("points_operations")
     with op.batch_alter_table("points_accounts", schema=None) as batch_op:

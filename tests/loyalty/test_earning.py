@@ -90,10 +90,15 @@ def test_a_replayed_request_gets_the_bulk_answer(engine: Engine, shop: dict[str,
         out = ledger.earn(s, service.program(s, "club"), shop["Ada"], 400, key=f"order:{a1}", source="order",
                           source_ref="A1", lock=True, now=NOW + timedelta(days=1))  # fmt: skip
     assert out.replayed is True
-    assert out.result["balance"] == {"active": 400, "locked": 0, "debt": 0, "growth": 400}
-    assert [e["active"] for e in out.result["entries"]] == [400]
+    # Credited in bulk, answered when first asked: the entries it wrote, the balance as it stands.
+    assert out.result["balance"] == {"active": 400, "locked": 100, "debt": 0, "growth": 500}
+    assert [(e["kind"], e["active"]) for e in out.result["entries"]] == [("earn", 400)]
     [(lot_id,)] = table_rows(engine, "SELECT id FROM points_lots WHERE source_ref = 'A1'")
     assert out.result["lot"] == lot_id
+    with session_scope(engine) as s:
+        again = ledger.earn(s, service.program(s, "club"), shop["Ada"], 400, key=f"order:{a1}", source="order",
+                            source_ref="A1", lock=True, now=NOW + timedelta(days=2))  # fmt: skip
+    assert again.result == out.result  # from then on, the same answer every time
 
 
 def test_pages_and_the_one_by_one_path_agree(engine: Engine, shop: dict[str, int]) -> None:

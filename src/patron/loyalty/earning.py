@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from patron.commerce import service as commerce
 from patron.core.errors import InvalidInput
-from patron.loyalty import expiry, ledger, rules
+from patron.loyalty import batch, expiry, ledger, rules
 from patron.loyalty import repository as repo
 from patron.models.loyalty import EarningRule, ExpiryRule, LoyaltyProgram
 
@@ -104,7 +104,7 @@ class Page:
 
 class _Usage:
     """The members' awards of capped or rate-limited rules, kept up to date as orders are
-    evaluated in time order."""
+    evaluated in time order (the one-by-one path; :mod:`.batch` counts the same way)."""
 
     def __init__(self, rows: list[tuple[int, str, int, datetime]]) -> None:
         self.seen: dict[tuple[int, str], list[tuple[datetime, int]]] = defaultdict(list)
@@ -119,7 +119,7 @@ class _Usage:
             if rule.cap is not None:
                 start = rules.period_start(event_at, rule.cap_period, tz)
                 in_period[rule.name] = sum(
-                    p for at, p in history if (start is None or at >= start) and at < event_at
+                    p for at, p in history if rules.period_start(at, rule.cap_period, tz) == start
                 )
             if rule.velocity is not None:
                 since = event_at - timedelta(hours=rule.velocity_window_hours)
@@ -130,27 +130,60 @@ class _Usage:
         self.seen[account, rule].append((at, points))
 
 
+def _one_by_one(
+    program_rules: list[rules.Rule],
+    watched: list[rules.Rule],
+    page: pl.DataFrame,
+    lines: pl.DataFrame,
+    prior: list[tuple[int, str, int, datetime]],
+    timezone: str,
+) -> pl.DataFrame:
+    """The kernel order by order, for rules :mod:`.batch` does not take (velocity limits on
+    spending): the same awards frame."""
+    usage = _Usage(prior)
+    by_order: dict[int, list[rules.Line]] = defaultdict(list)
+    for order_id, sku, category, amount in lines.iter_rows():
+        by_order[order_id].append(rules.Line(sku=sku or "", category=category, amount_minor=amount))
+    out: list[tuple[int, int, datetime, str, int]] = []
+    for order_id, account, shop, currency, placed_at, tier in (
+        page.sort("placed_at", "order_id")
+        .select("order_id", "account_id", "shop", "currency", "placed_at", "tier")
+        .iter_rows()
+    ):
+        event = rules.Event(kind="order", at=placed_at, shop=shop, currency=currency, tier=tier,
+                            lines=tuple(by_order.get(order_id, ())))  # fmt: skip
+        award = rules.evaluate(program_rules, event, usage.of(account, placed_at, watched, timezone))
+        for line in award.lines:
+            if line.points > 0:
+                usage.add(account, line.rule, placed_at, line.points)
+                out.append((order_id, account, placed_at, line.rule, line.points))
+    return pl.DataFrame(
+        out,
+        schema={"order_id": pl.Int64, "account_id": pl.Int64, "placed_at": pl.Datetime("us", "UTC"),
+                "rule": pl.Utf8, "points": pl.Int64},
+        orient="row",
+    )  # fmt: skip
+
+
 def earn_orders(
     session: Session, program: LoyaltyProgram, *, now: datetime, page: int = 50_000, after_id: int = 0
 ) -> Iterator[Page]:
     """Credit every order of the program's shop(s) not credited yet, a page at a time (the
     caller may commit after each). Yields what each page came to."""
     program_rules = [rule_of(r) for r in repo.rules(session, program.id)]
-    watched = [r for r in program_rules if r.cap is not None or r.velocity is not None]
     codes = commerce.shop_codes(session)
     while True:
         orders, lines = commerce.orders_page(session, shop_id=program.shop_id, after_id=after_id, limit=page)
         if orders.is_empty():
             return
         after_id = int(orders["order_id"].max())  # type: ignore[arg-type]
-        yield _credit(session, program, program_rules, watched, codes, orders, lines, now)
+        yield _credit(session, program, program_rules, codes, orders, lines, now)
 
 
 def _credit(
     session: Session,
     program: LoyaltyProgram,
     program_rules: list[rules.Rule],
-    watched: list[rules.Rule],
     codes: Mapping[int, str],
     orders: pl.DataFrame,
     lines: pl.DataFrame,
@@ -165,62 +198,57 @@ def _credit(
     if orders.is_empty():
         return summary
     accounts = repo.lock_accounts(session, program.id, orders["customer_id"].unique().to_list(), now)
-    usage = _Usage(repo.awards(session, [a.id for a in accounts.values()], [r.name for r in watched]))
-    by_order: dict[int, list[rules.Line]] = defaultdict(list)
-    for order_id, sku, category, amount in lines.iter_rows():
-        by_order[order_id].append(rules.Line(sku=sku or "", category=category, amount_minor=amount))
-    one_by_one = program.expiry == ExpiryRule.rolling
-    expires = expiry.expires_at(program.expiry, program.expiry_days, now, program.timezone)
-    running = {a.customer_id: ledger.balance(a) for a in accounts.values()}
-    ops: list[dict[str, Any]] = []
-    lots: list[dict[str, Any]] = []
-    awards: list[tuple[int, str, int, datetime]] = []  # (op row, rule, points, at)
-    for order_id, external_id, customer_id, shop_id, currency, placed_at in orders.sort(
-        "placed_at", "order_id"
+    page = orders.with_columns(
+        account_id=pl.col("customer_id").replace_strict(
+            {c: a.id for c, a in accounts.items()}, return_dtype=pl.Int64
+        ),
+        shop=pl.col("shop_id").replace_strict(dict(codes), default=None, return_dtype=pl.Utf8),
+        tier=pl.lit(None, pl.Utf8),
+    )
+    watched = [r for r in program_rules if r.cap is not None or r.velocity is not None]
+    prior = repo.awards(session, [a.id for a in accounts.values()], [r.name for r in watched])
+    if batch.supported(program_rules):
+        awards = batch.evaluate_orders(program_rules, page, lines, prior, program.timezone)
+    else:
+        awards = _one_by_one(program_rules, watched, page, lines, prior.rows(), program.timezone)
+    credited = batch.totals(page, awards)
+    summary.credited = int((credited["points"] > 0).sum())
+    summary.points = int(credited["points"].sum())
+    summary.nothing = credited.height - summary.credited
+    # A member with a debt (new active points repay it) or a program with rolling expiry (every
+    # lot of the member moves) goes through the ledger one operation at a time.
+    slow = (
+        {c for c, a in accounts.items() if a.debt > 0}
+        if program.expiry != ExpiryRule.rolling
+        else set(accounts)
+    )
+    one_at_a_time = credited.filter(pl.col("customer_id").is_in(list(slow)) & (pl.col("points") > 0))
+    for order_id, external_id, customer_id, placed_at, points in one_at_a_time.select(
+        "order_id", "external_id", "customer_id", "placed_at", "points"
     ).iter_rows():
-        account = accounts[customer_id]
-        event = rules.Event(kind="order", at=placed_at, shop=codes.get(shop_id), currency=currency,
-                            lines=tuple(by_order.get(order_id, ())))  # fmt: skip
-        award = rules.evaluate(
-            program_rules, event, usage.of(account.id, placed_at, watched, program.timezone)
-        )
-        for line in award.lines:
-            if line.points > 0:
-                usage.add(account.id, line.rule, placed_at, line.points)
-        key = order_key(order_id)
-        if award.points > 0 and (one_by_one or account.debt > 0):
-            outcome = ledger.earn(
-                session, program, customer_id, award.points, key=key, source="order",
-                source_ref=external_id, lock=True, placed_at=placed_at, actor=ACTOR, now=now,
-            )  # fmt: skip
-            repo.add_awards(session, account.id, outcome.result["operation"], award, placed_at)
-            running[customer_id] = ledger.balance(account)
-            summary.credited += 1
-            summary.points += award.points
-            continue
-        unlock = ledger.unlock_time(program, placed_at)
-        locked = unlock is not None and unlock > now
-        request = {"kind": "earn", "customer_id": customer_id, "points": award.points, "source": "order",
-                   "source_ref": external_id, "lock": True}  # fmt: skip
-        balance = running[customer_id]
-        if award.points > 0:
-            balance = {**balance, "growth": balance["growth"] + award.points}
-            balance["locked" if locked else "active"] += award.points
-            running[customer_id] = balance
-            summary.credited += 1
-            summary.points += award.points
-        else:
-            summary.nothing += 1
-        row = len(ops)
-        ops.append({"account_id": account.id, "key": key, "request_hash": ledger.request_hash(request),
-                    "points": award.points, "source_ref": external_id, "balance": balance,
-                    "customer_id": customer_id})  # fmt: skip
-        if award.points > 0:
-            lots.append({
-                "row": row, "account_id": account.id, "source_ref": external_id, "points": award.points,
-                "state": "locked" if locked else "active", "unlock_at": unlock if locked else None,
-            })  # fmt: skip
-        awards += [(row, line.rule, line.points, placed_at) for line in award.lines if line.points > 0]
-    if ops:
-        repo.insert_earnings(session, program, ops, lots, awards, expires=expires, now=now, actor=ACTOR)
+        outcome = ledger.earn(
+            session, program, customer_id, points, key=order_key(order_id), source="order",
+            source_ref=external_id, lock=True, placed_at=placed_at, actor=ACTOR, now=now,
+        )  # fmt: skip
+        given = awards.filter(pl.col("order_id") == order_id).select("rule", "points").rows()
+        repo.add_awards(session, accounts[customer_id].id, outcome.result["operation"], given, placed_at)
+    bulk_rows = credited.filter(~(pl.col("customer_id").is_in(list(slow)) & (pl.col("points") > 0)))
+    if bulk_rows.is_empty():
+        return summary
+    window = timedelta(days=program.lock_days) if program.lock_days > 0 else None
+    unlock_at = pl.col("placed_at") + window if window is not None else pl.lit(None, pl.Datetime("us", "UTC"))
+    ops = bulk_rows.select(
+        "order_id",
+        "account_id",
+        "points",
+        source_ref="external_id",
+        key=pl.format("order:{}", "order_id"),
+        request_hash=pl.lit(""),  # compared field by field if the key is ever sent again
+        unlock_at=pl.when(unlock_at > now).then(unlock_at).otherwise(None),
+    )
+    kept = awards.filter(pl.col("rule").is_in([r.name for r in watched])).select(
+        "order_id", "rule", "points", "placed_at"
+    )
+    expires = expiry.expires_at(program.expiry, program.expiry_days, now, program.timezone)
+    repo.insert_earnings(session, program, ops, kept, expires=expires, now=now, actor=ACTOR)
     return summary

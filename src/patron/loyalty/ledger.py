@@ -24,7 +24,6 @@ may take more than is there only as a debt, said explicitly (``allow_debt``).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -83,7 +82,20 @@ def _check_key(key: str) -> str:
 
 
 def request_hash(request: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(request, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    """A request's fingerprint: its fields sorted, each value as ``repr`` (cheap enough to take
+    for every order of a bulk crediting)."""
+    canonical = "\x1f".join(f"{k}\x1e{request[k]!r}" for k in sorted(request))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _same(earlier: PointsOperation, request: dict[str, Any]) -> bool:
+    """Is ``request`` the one ``earlier`` answered? By its fingerprint; an order credited in bulk
+    has none, and is compared by the fields it stores (an order's points are always locked)."""
+    if earlier.request_hash:
+        return earlier.request_hash == request_hash(request)
+    stored = {"kind": earlier.kind, "points": earlier.points, "source": earlier.source,
+              "source_ref": earlier.source_ref, "lock": True}  # fmt: skip
+    return {k: request.get(k) for k in stored} == stored
 
 
 def _begin(
@@ -101,12 +113,15 @@ def _begin(
     assert account is not None
     earlier = repo.operation_by_key(session, program.id, key)
     if earlier is not None:
-        if earlier.request_hash != request_hash(request) or earlier.account_id != account.id:
+        if not _same(earlier, request) or earlier.account_id != account.id:
             raise Conflict(
                 "this idempotency key was used for a different request",
                 code="idempotency_key_reused",
                 data={"key": key, "operation": earlier.id},
             )
+        if not earlier.result:  # credited in bulk: its answer is written when first asked for
+            earlier.result = _answer(session, account, earlier)
+            session.flush()
         return account, earlier
     settle(session, program, account, now)
     return account, None
@@ -200,6 +215,27 @@ def balance(account: PointsAccount) -> dict[str, int]:
         "debt": account.debt,
         "growth": account.growth,
     }
+
+
+def _answer(session: Session, account: PointsAccount, op: PointsOperation) -> dict[str, Any]:
+    """The answer an operation gives, from its entries (the balance as it stands now)."""
+    entries = repo.entries_of_operation(session, op.id)
+    lots = [e.lot_id for e in entries if e.kind == EntryKind.earn and e.lot_id is not None]
+    return {
+        "operation": op.id,
+        "key": op.key,
+        "kind": op.kind,
+        "customer_id": account.customer_id,
+        "points": op.points,
+        "balance": balance(account),
+        "entries": [
+            {"kind": e.kind, "lot": e.lot_id, "active": e.active_delta, "locked": e.locked_delta,
+             "debt": e.debt_delta}
+            for e in entries
+        ],
+        "at": op.created_at.isoformat(),
+        "lot": lots[0] if lots else None,
+    }  # fmt: skip
 
 
 def _finish(

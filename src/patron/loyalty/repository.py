@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import polars as pl
 from sqlalchemy import ColumnElement, and_, column, func, or_, select, table, update
@@ -309,11 +308,17 @@ def existing_keys(session: Session, program_id: int, keys: pl.Series) -> set[str
         return {r[0] for r in rows}
 
 
+class Member(NamedTuple):
+    id: int
+    customer_id: int
+    debt: int
+
+
 def lock_accounts(
     session: Session, program_id: int, customer_ids: Sequence[int], now: datetime
-) -> dict[int, PointsAccount]:
+) -> dict[int, Member]:
     """The members' accounts by customer, created where missing and locked (see
-    :func:`lock_account`)."""
+    :func:`lock_account`): id and debt."""
     ids = pl.DataFrame({"customer_id": customer_ids}, schema={"customer_id": pl.Int64})
     conn = session.connection()
     stamp = bulk.sql_time(conn, now)
@@ -321,50 +326,56 @@ def lock_accounts(
         conn.exec_driver_sql(
             "INSERT INTO points_accounts (program_id, customer_id, active, locked, debt, growth, version, "  # noqa: S608
             f"created_at, updated_at) SELECT {int(program_id)}, c.customer_id, 0, 0, 0, 0, 0, {stamp}, "
-            f"{stamp} "
-            f'FROM "{t}" c WHERE true ON CONFLICT (program_id, customer_id) DO NOTHING'
+            f'{stamp} FROM "{t}" c WHERE true ON CONFLICT (program_id, customer_id) DO NOTHING'
         )
         conn.exec_driver_sql(
             f"UPDATE points_accounts SET version = version + 1 WHERE program_id = {int(program_id)} "  # noqa: S608
             f'AND customer_id IN (SELECT customer_id FROM "{t}")'
         )
-        staged_ids = table(t, column("customer_id"))
-        found = session.scalars(
-            select(PointsAccount)
-            .where(
-                PointsAccount.program_id == program_id,
-                PointsAccount.customer_id.in_(select(staged_ids.c.customer_id)),
-            )
-            .execution_options(populate_existing=True)
+        rows = conn.exec_driver_sql(
+            f'SELECT a.id, a.customer_id, a.debt FROM points_accounts a JOIN "{t}" c '  # noqa: S608
+            f"ON c.customer_id = a.customer_id WHERE a.program_id = {int(program_id)}"
         )
-        return {a.customer_id: a for a in found}
+        return {int(c): Member(int(i), int(c), int(d)) for i, c, d in rows}
 
 
-def awards(
-    session: Session, account_ids: Sequence[int], rule_names: Sequence[str]
-) -> list[tuple[int, str, int, datetime]]:
-    """Every award of these rules to these members: what their caps and velocity limits count."""
+def awards(session: Session, account_ids: Sequence[int], rule_names: Sequence[str]) -> pl.DataFrame:
+    """Every award of these rules to these members (account_id, rule, points, at): what their
+    caps and velocity limits count. Read through the driver: a page's members have many."""
+    schema: dict[str, Any] = {
+        "account_id": pl.Int64,
+        "rule": pl.Utf8,
+        "points": pl.Int64,
+        "at": pl.Datetime("us", "UTC"),
+    }
     if not account_ids or not rule_names:
-        return []
-    with bulk.staged(session, pl.DataFrame({"id": account_ids}, schema={"id": pl.Int64})) as t:
-        staged_ids = table(t, column("id"))
-        return [
-            (int(a), str(r), int(p), at)
-            for a, r, p, at in session.execute(
-                select(PointsAward.account_id, PointsAward.rule, PointsAward.points, PointsAward.at).where(
-                    PointsAward.account_id.in_(select(staged_ids.c.id)), PointsAward.rule.in_(rule_names)
-                )
-            )
-        ]
-
-
-def add_awards(session: Session, account_id: int, operation_id: int, award: Any, at: datetime) -> None:
-    session.add_all(
-        PointsAward(
-            account_id=account_id, operation_id=operation_id, rule=line.rule, points=line.points, at=at
+        return pl.DataFrame(schema=schema)
+    conn = session.connection()
+    pg = conn.dialect.name == "postgresql"
+    names = pl.DataFrame({"rule": list(rule_names)}, schema={"rule": pl.Utf8})
+    with (
+        bulk.staged(session, pl.DataFrame({"id": account_ids}, schema={"id": pl.Int64})) as ids,
+        bulk.staged(session, names) as wanted,
+    ):
+        rows = conn.exec_driver_sql(
+            f'SELECT w.account_id, w.rule, w.points, w.at FROM points_awards w JOIN "{ids}" i '  # noqa: S608
+            f'ON i.id = w.account_id JOIN "{wanted}" r ON r.rule = w.rule'
+        ).fetchall()
+    frame = pl.DataFrame(rows, schema={**schema, "at": schema["at"] if pg else pl.Utf8}, orient="row")
+    if not pg:  # SQLite keeps UTC times as naive text
+        frame = frame.with_columns(
+            pl.col("at").str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us").dt.replace_time_zone("UTC")
         )
-        for line in award.lines
-        if line.points > 0
+    return frame
+
+
+def add_awards(
+    session: Session, account_id: int, operation_id: int, given: Sequence[tuple[str, int]], at: datetime
+) -> None:
+    session.add_all(
+        PointsAward(account_id=account_id, operation_id=operation_id, rule=rule, points=points, at=at)
+        for rule, points in given
+        if points > 0
     )
     session.flush()
 
@@ -372,76 +383,61 @@ def add_awards(session: Session, account_id: int, operation_id: int, award: Any,
 def insert_earnings(
     session: Session,
     program: LoyaltyProgram,
-    ops: list[dict[str, Any]],
-    lots: list[dict[str, Any]],
-    awards: list[tuple[int, str, int, datetime]],
+    ops: pl.DataFrame,
+    awards: pl.DataFrame,
     *,
     expires: datetime | None,
     now: datetime,
     actor: str,
 ) -> None:
-    """Write a page of earnings: operations (with the answer each gives when replayed), lots,
-    ledger entries, awards, and the members' sums. Ids are reserved first, so the stored
-    answers can name them; the members are locked by the caller."""
-    op_ids = bulk.reserve_ids(session, "points_operations", len(ops))
-    lot_ids = bulk.reserve_ids(session, "points_lots", len(lots))
-    lot_of_row = {lot["row"]: (lot_id, lot) for lot_id, lot in zip(lot_ids, lots, strict=True)}
-    at = now.isoformat()
-    results = []
-    for i, (op_id, op) in enumerate(zip(op_ids, ops, strict=True)):
-        lot_id, lot = lot_of_row.get(i, (None, None))
-        said = []
-        if lot is not None:
-            bucket_locked = lot["state"] == "locked"
-            said = [{"kind": "earn", "lot": lot_id, "active": 0 if bucket_locked else op["points"],
-                        "locked": op["points"] if bucket_locked else 0, "debt": 0}]  # fmt: skip
-        results.append(json.dumps({
-            "operation": op_id, "key": op["key"], "kind": "earn", "customer_id": op["customer_id"],
-            "points": op["points"], "balance": op["balance"], "entries": said, "at": at, "lot": lot_id,
-        }, ensure_ascii=False))  # fmt: skip
+    """Write a page of earnings: ``ops`` (order_id, account_id, points, source_ref, key,
+    request_hash, unlock_at: null when the points are active at once) become operations (their
+    answer is written when first asked for), and those with points a lot and a ledger entry
+    each; ``awards`` (order_id, rule, points, placed_at) what the capped rules gave; then the
+    members' sums. The members are locked by the caller; ids are reserved first so the rows can
+    name each other."""
+    utc = pl.Datetime("us", "UTC")
+    ops = ops.with_columns(
+        id=pl.Series(bulk.reserve_ids(session, "points_operations", ops.height), dtype=pl.Int64)
+    )
     bulk.insert_frame(
         session,
         "points_operations",
-        pl.DataFrame(
-            {
-                "id": op_ids,
-                "program_id": [program.id] * len(ops),
-                "account_id": [o["account_id"] for o in ops],
-                "key": [o["key"] for o in ops],
-                "kind": ["earn"] * len(ops),
-                "request_hash": [o["request_hash"] for o in ops],
-                "points": [o["points"] for o in ops],
-                "source": ["order"] * len(ops),
-                "source_ref": [o["source_ref"] for o in ops],
-                "actor": [actor] * len(ops),
-                "result": results,
-                "created_at": [now] * len(ops),
-            },
-            schema_overrides={"id": pl.Int64, "created_at": pl.Datetime("us", "UTC")},
+        ops.select(
+            "id",
+            "account_id",
+            "key",
+            "request_hash",
+            "points",
+            "source_ref",
+            program_id=pl.lit(program.id, pl.Int64),
+            kind=pl.lit("earn"),
+            source=pl.lit("order"),
+            actor=pl.lit(actor),
+            result=pl.lit("{}"),
+            created_at=pl.lit(now, utc),
         ),
     )
-    if not lots:
+    earned = ops.filter(pl.col("points") > 0)
+    if earned.is_empty():
         return
-    earned = pl.DataFrame(
-        {
-            "id": lot_ids,
-            "account_id": [lot["account_id"] for lot in lots],
-            "operation_id": [op_ids[lot["row"]] for lot in lots],
-            "source": ["order"] * len(lots),
-            "source_ref": [lot["source_ref"] for lot in lots],
-            "points": [lot["points"] for lot in lots],
-            "remaining": [lot["points"] for lot in lots],
-            "state": [lot["state"] for lot in lots],
-            "earned_at": [now] * len(lots),
-            "unlock_at": [lot["unlock_at"] for lot in lots],
-            "expires_at": [expires] * len(lots),
-        },
-        schema_overrides={"id": pl.Int64, "earned_at": pl.Datetime("us", "UTC"),
-                          "unlock_at": pl.Datetime("us", "UTC"), "expires_at": pl.Datetime("us", "UTC")},
-    )  # fmt: skip
-    bulk.insert_frame(session, "points_lots", earned)
-    locked = pl.col("state") == "locked"
-    entries = earned.select(
+    lot_ids = pl.Series(bulk.reserve_ids(session, "points_lots", earned.height), dtype=pl.Int64)
+    locked = pl.col("unlock_at").is_not_null()
+    lots = earned.select(
+        "account_id",
+        "source_ref",
+        "points",
+        "unlock_at",
+        id=lot_ids,
+        operation_id="id",
+        source=pl.lit("order"),
+        remaining="points",
+        state=pl.when(locked).then(pl.lit("locked")).otherwise(pl.lit("active")),
+        earned_at=pl.lit(now, utc),
+        expires_at=pl.lit(expires, utc),
+    )
+    bulk.insert_frame(session, "points_lots", lots)
+    entries = lots.select(
         "account_id",
         "operation_id",
         lot_id="id",
@@ -454,19 +450,12 @@ def insert_earnings(
         created_at="earned_at",
     )
     bulk.insert_frame(session, "points_entries", entries)
-    if awards:
+    if not awards.is_empty():
         bulk.insert_frame(
             session,
             "points_awards",
-            pl.DataFrame(
-                {
-                    "account_id": [ops[row]["account_id"] for row, *_ in awards],
-                    "operation_id": [op_ids[row] for row, *_ in awards],
-                    "rule": [rule for _, rule, _, _ in awards],
-                    "points": [points for _, _, points, _ in awards],
-                    "at": [when for *_, when in awards],
-                },
-                schema_overrides={"at": pl.Datetime("us", "UTC")},
+            awards.join(ops.select("order_id", "account_id", operation_id="id"), on="order_id").select(
+                "account_id", "operation_id", "rule", "points", at="placed_at"
             ),
         )
     sums = entries.group_by("account_id").agg(

@@ -127,7 +127,7 @@ class PointsOperation(Base):
 
     id: Mapped[int] = id_column()
     program_id: Mapped[int] = mapped_column(BigID, ForeignKey("loyalty_programs.id"))
-    account_id: Mapped[int] = mapped_column(BigID, ForeignKey("points_accounts.id"), index=True)
+    account_id: Mapped[int] = mapped_column(BigID, ForeignKey("points_accounts.id"))
     key: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20))
     request_hash: Mapped[str] = mapped_column(String(64))
@@ -143,6 +143,7 @@ class PointsOperation(Base):
 
     __table_args__ = (
         UniqueConstraint("program_id", "key"),
+        # Also a member's operations (its prefix): no index on account_id alone.
         Index("ix_points_operations_source", "account_id", "source", "source_ref"),
     )
 
@@ -168,7 +169,7 @@ class PointsLot(Base):
         Index("ix_points_lots_spend", "account_id", "state", "expires_at"),
         Index("ix_points_lots_expiry", "state", "expires_at"),
         Index("ix_points_lots_unlock", "state", "unlock_at"),
-        Index("ix_points_lots_source", "account_id", "source", "source_ref"),
+        # A member's lots of one order (a refund's clawback) are found through the spend index.
     )
 
 
