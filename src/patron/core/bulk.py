@@ -247,3 +247,24 @@ def reserve_ids(session: Session, table: str, n: int) -> list[int]:
         return [int(r[0]) for r in rows]
     last = int(conn.exec_driver_sql(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"').scalar_one())
     return list(range(last + 1, last + n + 1))
+
+
+def update_by_id(session: Session, table: str, frame: pl.DataFrame, *, add: Sequence[str] = ()) -> None:
+    """Update rows by ``id`` from ``frame`` (an ``id`` column and the columns to change): columns
+    in ``add`` are added to (``c = c + value``), the others set. SQLite: one ``executemany`` by
+    rowid (an ``UPDATE … FROM`` a temporary table walks the whole target table there); PostgreSQL:
+    one ``UPDATE … FROM`` a staged table (a hash join)."""
+    if frame.is_empty():
+        return
+    columns = [c for c in frame.columns if c != "id"]
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        sets = ", ".join(
+            f'"{c}" = "{table}"."{c}" + s."{c}"' if c in add else f'"{c}" = s."{c}"' for c in columns
+        )
+        with staged(session, frame) as t:
+            conn.exec_driver_sql(f'UPDATE "{table}" SET {sets} FROM "{t}" s WHERE "{table}".id = s.id')
+        return
+    sets = ", ".join(f'"{c}" = "{c}" + ?' if c in add else f'"{c}" = ?' for c in columns)
+    rows = _sqlite_frame(frame.select(*columns, "id")).rows()
+    conn.exec_driver_sql(f'UPDATE "{table}" SET {sets} WHERE id = ?', rows)

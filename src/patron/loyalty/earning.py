@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -100,6 +100,7 @@ class Page:
     points: int = 0
     nothing: int = 0  # evaluated, earned nothing
     before: int = 0  # credited before (skipped)
+    members: list[int] = field(default_factory=list)  # accounts credited (their tiers may move)
 
 
 class _Usage:
@@ -215,6 +216,7 @@ def _credit(
     summary.credited = int((credited["points"] > 0).sum())
     summary.points = int(credited["points"].sum())
     summary.nothing = credited.height - summary.credited
+    summary.members = credited.filter(pl.col("points") > 0)["account_id"].unique().to_list()
     # A member with a debt (new active points repay it) or a program with rolling expiry (every
     # lot of the member moves) goes through the ledger one operation at a time.
     slow = (

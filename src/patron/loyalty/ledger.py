@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.customers import service as customers
-from patron.loyalty import expiry
+from patron.loyalty import expiry, membership
 from patron.loyalty import repository as repo
 from patron.models.loyalty import (
     DebtRule,
@@ -400,7 +400,9 @@ def earn(
     written = [_entry(account, op, EntryKind.earn, now, lot=lot, growth=points, **{bucket: points})]
     written += _repay(account, lot, op, program, now)
     _touch(session, program, account, now)
-    return _finish(session, account, op, written, lot=lot.id)
+    outcome = _finish(session, account, op, written, lot=lot.id)
+    membership.refresh(session, program, at=now, account_ids=[account.id])  # an upgrade is at once
+    return outcome
 
 
 def redeem(

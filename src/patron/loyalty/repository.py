@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from patron.core import bulk
+from patron.core.repository import chunked
 from patron.models.loyalty import (
     EarningRule,
     LoyaltyProgram,
@@ -20,6 +21,7 @@ from patron.models.loyalty import (
     PointsEntry,
     PointsLot,
     PointsOperation,
+    TierMove,
 )
 
 T = TypeVar("T")
@@ -187,42 +189,45 @@ def _due(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def accounts_with_due_lots(
-    session: Session, now: datetime, limit: int, *, debt: bool
-) -> list[tuple[int, int]]:
-    """(program, customer) of members with a lot due by ``now``: those with a debt (settled one
-    by one: an unlock repays it) or those without (settled in bulk)."""
-    return [
-        (int(p), int(c))
-        for p, c in session.execute(
-            select(PointsAccount.program_id, PointsAccount.customer_id)
-            .where(
-                PointsAccount.id.in_(select(PointsLot.account_id).where(_due(now))),
-                PointsAccount.debt > 0 if debt else PointsAccount.debt == 0,
-            )
-            .order_by(PointsAccount.id)
-            .limit(limit)
-        )
-    ]
+def due_accounts(session: Session, now: datetime) -> list[tuple[int, bool]]:
+    """(account id, has a debt) of every member with a lot to unlock or expire by ``now``, in id
+    order. Two index range scans (unlocks, expiries), not one pass over every lot."""
+    unlock = select(PointsLot.account_id).where(PointsLot.state == "locked", PointsLot.unlock_at <= now)
+    expire = select(PointsLot.account_id).where(
+        PointsLot.state.in_(("active", "locked")), PointsLot.expires_at <= now, PointsLot.remaining > 0
+    )
+    due = unlock.union(expire).subquery()
+    rows = session.execute(
+        select(PointsAccount.id, PointsAccount.debt > 0)
+        .where(PointsAccount.id.in_(select(due.c.account_id)))
+        .order_by(PointsAccount.id)
+    )
+    return [(int(i), bool(d)) for i, d in rows]
 
 
-def settle_batch(session: Session, now: datetime, limit: int) -> int:
-    """Unlock and expire the due lots of up to ``limit`` debt-free members in a few statements
-    (the daily job over a million members cannot afford the ORM per lot); the entries written.
+def lock_account_by_id(session: Session, account_id: int) -> PointsAccount | None:
+    """:func:`lock_account` by the account's id."""
+    session.execute(
+        update(PointsAccount)
+        .where(PointsAccount.id == account_id)
+        .values(version=PointsAccount.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return session.scalars(
+        select(PointsAccount).where(PointsAccount.id == account_id).execution_options(populate_existing=True)
+    ).first()
+
+
+def settle_batch(session: Session, now: datetime, ids: Sequence[int]) -> int:
+    """Unlock and expire the due lots of the debt-free members ``ids`` in a few statements (the
+    daily job over a million members cannot afford the ORM per lot); the entries written. A
+    member who has a debt by now is left for the one-by-one path.
 
     The members are locked first (as every operation does), and their lots read after, so a
     redemption running at the same moment either went before (and settled these lots itself)
     or waits. The entries are those :func:`patron.loyalty.ledger.settle` writes one member at a
     time: an unlock moves ``remaining`` from locked to active, an expiry takes what is left.
     """
-    ids = session.scalars(
-        select(PointsLot.account_id)
-        .join(PointsAccount, PointsAccount.id == PointsLot.account_id)
-        .where(_due(now), PointsAccount.debt == 0)
-        .distinct()
-        .order_by(PointsLot.account_id)
-        .limit(limit)
-    ).all()
     if not ids:
         return 0
     conn = session.connection()
@@ -273,17 +278,11 @@ def settle_batch(session: Session, now: datetime, limit: int) -> int:
         state=pl.when("expire").then(pl.lit("closed")).otherwise(pl.lit("active")),
         remaining=pl.when("expire").then(0).otherwise(rem),
     )
-    with bulk.staged(session, changed) as t:
-        conn.exec_driver_sql(
-            f'UPDATE points_lots SET state = c.state, remaining = c.remaining FROM "{t}" c '  # noqa: S608
-            "WHERE points_lots.id = c.lot_id"
-        )
-    sums = entries.group_by("account_id").agg(pl.col("active_delta").sum(), pl.col("locked_delta").sum())
-    with bulk.staged(session, sums) as t:
-        conn.exec_driver_sql(
-            "UPDATE points_accounts SET active = active + d.active_delta, "  # noqa: S608
-            f'locked = locked + d.locked_delta FROM "{t}" d WHERE points_accounts.id = d.account_id'
-        )
+    bulk.update_by_id(session, "points_lots", changed.rename({"lot_id": "id"}), add=())
+    sums = entries.group_by("account_id").agg(
+        active=pl.col("active_delta").sum(), locked=pl.col("locked_delta").sum()
+    )
+    bulk.update_by_id(session, "points_accounts", sums.rename({"account_id": "id"}), add=("active", "locked"))
     return entries.height
 
 
@@ -469,3 +468,49 @@ def insert_earnings(
             f"growth = growth + d.growth_delta, last_activity_at = {stamp}, updated_at = {stamp} "
             f'FROM "{t}" d WHERE points_accounts.id = d.account_id'
         )
+
+
+# -- tiers (patron.loyalty.membership) -------------------------------------------------------------
+
+
+def growth_since(session: Session, account_ids: Sequence[int], since: datetime) -> dict[int, int]:
+    """Per member, the growth value of their entries since ``since``."""
+    if not account_ids:
+        return {}
+    out: dict[int, int] = {}
+    for chunk in chunked(list(account_ids)):
+        rows = session.execute(
+            select(PointsEntry.account_id, func.sum(PointsEntry.growth_delta))
+            .where(PointsEntry.account_id.in_(chunk), PointsEntry.created_at >= since)
+            .group_by(PointsEntry.account_id)
+        )
+        out.update({int(a): int(g or 0) for a, g in rows})
+    return out
+
+
+def accounts_for_tiers(
+    session: Session, program_id: int, at: datetime, account_ids: Sequence[int] | None
+) -> list[PointsAccount]:
+    """The given members, or those whose review (or grace) is due and those without a tier."""
+    query = select(PointsAccount).where(PointsAccount.program_id == program_id)
+    if account_ids is not None:
+        query = query.where(PointsAccount.id.in_(account_ids))
+    else:
+        query = query.where(
+            or_(
+                PointsAccount.tier.is_(None),
+                func.coalesce(PointsAccount.tier_grace_until, PointsAccount.tier_review_at) <= at,
+            )
+        )
+    return list(session.scalars(query.order_by(PointsAccount.id)))
+
+
+def tier_moves(session: Session, account_id: int, limit: int) -> list[TierMove]:
+    return list(
+        session.scalars(
+            select(TierMove)
+            .where(TierMove.account_id == account_id)
+            .order_by(TierMove.id.desc())
+            .limit(limit)
+        )
+    )

@@ -80,16 +80,19 @@ def settle_due(session: Session, *, now: datetime | None = None, batch: int = 20
     Safe to run twice: a settled lot is not due any more."""
     now = now or utcnow()
     programs_by_id = {p.id: p for p in repo.programs(session)}
-    while due := repo.accounts_with_due_lots(session, now, batch, debt=True):
+    due = repo.due_accounts(session, now)
+    owing = [a for a, debt in due if debt]
+    for start in range(0, len(owing), batch):
         written = 0
-        for program_id, customer_id in due:
-            account = repo.lock_account(session, program_id, customer_id)
+        for account_id in owing[start : start + batch]:
+            account = repo.lock_account_by_id(session, account_id)
             assert account is not None
-            written += ledger.settle(session, programs_by_id[program_id], account, now)
+            written += ledger.settle(session, programs_by_id[account.program_id], account, now)
         session.flush()
         yield written
-    while written := repo.settle_batch(session, now, batch):
-        yield written
+    clear = [a for a, debt in due if not debt]
+    for start in range(0, len(clear), batch):
+        yield repo.settle_batch(session, now, clear[start : start + batch])
 
 
 def settle_all(session: Session, *, now: datetime | None = None) -> int:

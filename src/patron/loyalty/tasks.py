@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from patron.core import jobs
 from patron.core.time import utcnow
-from patron.loyalty import earning, service
+from patron.loyalty import earning, membership, service
 
 SETTLE_SCHEDULE = "10 0 * * *"  # 00:10 in the instance's time zone, after the day's expiry instant
 EARN_SCHEDULE = "*/15 * * * *"
@@ -28,17 +28,21 @@ def settle(session: Session) -> dict[str, Any]:
         session.commit()
         entries += written
         batches += 1
-    return {"entries": entries, "batches": batches}
+    moves = sum(membership.refresh(session, p, at=utcnow()) for p in service.programs(session) if p.active)
+    return {"entries": entries, "batches": batches, "tier_moves": moves}
 
 
 @jobs.job("loyalty.earn_orders", schedule=EARN_SCHEDULE)
 def earn_orders(session: Session) -> dict[str, Any]:
     """Every active program credits the orders not credited yet (each page commits)."""
-    totals = {"orders": 0, "credited": 0, "points": 0}
+    totals = {"orders": 0, "credited": 0, "points": 0, "tier_moves": 0}
     for program in service.programs(session):
         if not program.active:
             continue
         for page in earning.earn_orders(session, program, now=utcnow()):
+            totals["tier_moves"] += membership.refresh(
+                session, program, at=utcnow(), account_ids=page.members
+            )
             session.commit()
             totals["orders"] += page.orders
             totals["credited"] += page.credited

@@ -34,6 +34,7 @@ from patron.models.loyalty import (
     PointsEntry,
     PointsLot,
     PointsOperation,
+    TierMove,
 )
 from patron.models.order import (
     FxRate,
@@ -134,6 +135,7 @@ __all__ = [
     "TicketStatus",
     "TicketType",
     "TierChange",
+    "TierMove",
     "TierPolicy",
     "TrackingEvent",
     "User",

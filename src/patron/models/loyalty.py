@@ -84,6 +84,9 @@ class LoyaltyProgram(Base):
     expiry: Mapped[str] = mapped_column(String(20), default=ExpiryRule.end_of_next_year)
     expiry_days: Mapped[int | None] = mapped_column(Integer)  # for ExpiryRule.days and .rolling
     debt_rule: Mapped[str] = mapped_column(String(20), default=DebtRule.offset)
+    # Membership tiers: {"tiers": [{code, name_en, name_zh, rank, threshold, retain, benefits}],
+    # "review": "anniversary"|"fixed", ...} as patron.loyalty.tiers.Policy reads it; null: none.
+    tier_policy: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = created_at_column()
 
@@ -107,6 +110,11 @@ class PointsAccount(Base):
     # Growth value (成长值): every point ever earned, never spent; a refund takes its share back.
     growth: Mapped[int] = mapped_column(Integer, default=0)
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Membership tier (patron.loyalty.tiers.Standing); null until the program has tiers.
+    tier: Mapped[str | None] = mapped_column(String(50))
+    tier_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    tier_review_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    tier_grace_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Bumped by every change: the row lock that serialises a member's operations.
     version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = created_at_column()
@@ -236,3 +244,17 @@ class PointsAward(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())  # the event's time
 
     __table_args__ = (Index("ix_points_awards_usage", "account_id", "rule", "at"),)
+
+
+class TierMove(Base):
+    """A member's tier decision that changed something (joined, up, down, retained, grace)."""
+
+    __tablename__ = "tier_moves"
+
+    id: Mapped[int] = id_column()
+    account_id: Mapped[int] = mapped_column(BigID, ForeignKey("points_accounts.id"), index=True)
+    from_tier: Mapped[str | None] = mapped_column(String(50))
+    to_tier: Mapped[str] = mapped_column(String(50))
+    reason: Mapped[str] = mapped_column(String(20))
+    value: Mapped[int] = mapped_column(Integer)  # the qualifying value the decision saw
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
