@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,9 @@ def post_all(live: Live, path: str, bodies: list[tuple[str, dict[str, Any]]]) ->
                   for key, body in bodies)
             )  # fmt: skip
 
-    return asyncio.run(go())
+    # In a thread of its own: a browser test in this process may have left an event loop running.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, go()).result()
 
 
 def balance_checked(live: Live) -> dict[str, int]:

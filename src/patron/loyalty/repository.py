@@ -164,7 +164,11 @@ def entries_of_operation(session: Session, operation_id: int) -> list[PointsEntr
 
 
 def entries(session: Session, account_id: int, limit: int | None = None) -> list[PointsEntry]:
-    query = select(PointsEntry).where(PointsEntry.account_id == account_id).order_by(PointsEntry.id.desc())
+    query = (
+        select(PointsEntry)
+        .where(PointsEntry.account_id == account_id)
+        .order_by(PointsEntry.created_at.desc(), PointsEntry.id.desc())
+    )
     return list(session.scalars(query.limit(limit) if limit else query))
 
 
@@ -512,5 +516,15 @@ def tier_moves(session: Session, account_id: int, limit: int) -> list[TierMove]:
             .where(TierMove.account_id == account_id)
             .order_by(TierMove.id.desc())
             .limit(limit)
+        )
+    )
+
+
+def accounts_of_customer(session: Session, customer_id: int) -> list[PointsAccount]:
+    return list(
+        session.scalars(
+            select(PointsAccount)
+            .where(PointsAccount.customer_id == customer_id)
+            .order_by(PointsAccount.program_id)
         )
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.time import utcnow
 from patron.customers import service as customers
-from patron.loyalty import expiry, ledger
+from patron.loyalty import expiry, ledger, membership, tiers
 from patron.loyalty import repository as repo
-from patron.models.loyalty import DebtRule, LoyaltyProgram, PointsAccount, PointsEntry, PointsLot
+from patron.models.loyalty import DebtRule, LoyaltyProgram, PointsAccount, PointsEntry, PointsLot, TierMove
 
 
 def create_program(session: Session, values: Mapping[str, Any]) -> LoyaltyProgram:
@@ -98,3 +98,54 @@ def settle_due(session: Session, *, now: datetime | None = None, batch: int = 20
 def settle_all(session: Session, *, now: datetime | None = None) -> int:
     """:func:`settle_due` in one transaction (tests, the API's settle-now call): the entries."""
     return sum(settle_due(session, now=now))
+
+
+@dataclass
+class Membership:
+    """A customer in one program, as the customer 360 page shows them."""
+
+    program: LoyaltyProgram
+    account: PointsAccount
+    lots: list[PointsLot]  # open, in spending order
+    entries: list[PointsEntry]  # latest first
+    tier: tiers.Tier | None
+    progress: tiers.Progress | None
+    moves: list[TierMove]
+
+
+def memberships(session: Session, customer_id: int, *, at: datetime | None = None) -> list[Membership]:
+    """Every program the customer is a member of, with balances, lots, history and tier."""
+    at = at or utcnow()
+    customer = customers.get(session, customer_id)
+    out = []
+    for account in repo.accounts_of_customer(session, customer.id):
+        prog = repo.get_program(session, account.program_id)
+        assert prog is not None
+        policy = membership.policy_of(prog)
+        tier = next((t for t in policy.tiers if t.code == account.tier), None) if policy else None
+        out.append(
+            Membership(
+                program=prog,
+                account=account,
+                lots=repo.open_lots(session, account.id),
+                entries=repo.entries(session, account.id, limit=12),
+                tier=tier,
+                progress=membership.progress(session, prog, account, at),
+                moves=membership.moves_of(session, account.id, limit=5),
+            )
+        )
+    return out
+
+
+def tier_name(program: LoyaltyProgram, code: str | None, lang: str) -> str:
+    """A tier's name in ``lang`` (its code when the program no longer has it)."""
+    policy = membership.policy_of(program)
+    tier = next((t for t in policy.tiers if t.code == code), None) if policy else None
+    if tier is None:
+        return code or "—"
+    return tier.name_zh if lang == "zh" else tier.name_en
+
+
+def last_day(expires_at: datetime, timezone: str) -> date:
+    """The last local day points expiring at ``expires_at`` can be spent on (what people read)."""
+    return expiry.last_valid_day(expires_at, timezone)

@@ -27,6 +27,7 @@ from patron.ingest import service as ingest
 from patron.ingest.endpoints import save_upload
 from patron.ingest.mappings import KINDS
 from patron.ingest.tasks import ImportRequest, run_import
+from patron.loyalty import service as loyalty
 from patron.scoring import reports, tiering
 from patron.scoring import service as scoring
 from patron.web import analytics
@@ -280,6 +281,9 @@ def customer_360(customer_id: int, request: Request, session: DB, who: WebUser) 
     return render(
         request,
         "customer.html",
+        loyalty=loyalty.memberships(session, customer_id) if who.can("loyalty:read") else [],
+        tier_name=lambda program, code: loyalty.tier_name(program, code, _lang(request)),
+        last_day=lambda at, tz: loyalty.last_day(at, tz).isoformat(),
         scores=scores,
         tier_moves=tiering.changes(session, customer_id=customer_id, limit=6),
         score_label=lambda key: explain_label(key, _lang(request)) if key else "—",
