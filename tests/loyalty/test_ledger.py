@@ -338,3 +338,26 @@ def test_the_nightly_job_settles_in_batches_and_twice_is_once(
     assert table_rows(engine, "SELECT kind, COUNT(*) FROM points_entries GROUP BY kind ORDER BY kind") == [
         ("earn", 6), ("expire", 6)
     ]  # fmt: skip
+
+
+def test_points_that_expired_unused_are_not_owed_when_their_order_is_refunded(
+    engine: Engine, members: dict[str, int]
+) -> None:
+    ada = members["Ada"]
+    run(engine, "earn", ada, 100, source="order", source_ref="B1", key="b1")
+    run(engine, "redeem", ada, 30, key="some", now=T0 + timedelta(days=8))  # 30 spent, 70 expire unused
+    settle(engine, T0 + timedelta(days=60))
+    r = run(engine, "clawback", ada, 100, order_ref="B1", key="refund", now=T0 + timedelta(days=61))
+    assert [(e["kind"], e["debt"]) for e in r["entries"]] == [("clawback", 30), ("clawback", 0)]
+    assert r["balance"] == {"active": 0, "locked": 0, "debt": 30, "growth": 0}
+
+
+def test_a_reversal_into_an_expired_lot_repays_no_debt(engine: Engine, members: dict[str, int]) -> None:
+    bob = members["Bob"]
+    run(engine, "earn", bob, 100, source="review", key="e")
+    run(engine, "redeem", bob, 100, key="gift", now=T0 + timedelta(days=1))
+    run(engine, "adjust", bob, -50, reason="fraud", allow_debt=True, actor="user:1", key="a",
+        now=T0 + timedelta(days=40))  # fmt: skip
+    r = run(engine, "reverse", bob, of_key="gift", key="undo", actor="user:1", now=T0 + timedelta(days=41))
+    assert [(e["kind"], e["active"]) for e in r["entries"]] == [("reversal", 100)]
+    assert r["balance"] == {"active": 0, "locked": 0, "debt": 50, "growth": 100}

@@ -522,10 +522,18 @@ def clawback(
         left -= take
         written.append(_entry(account, op, EntryKind.clawback, now, lot=lot, growth=-take, **{bucket: -take}))
     if left:
-        if program.debt_rule == DebtRule.offset:
-            written.append(_entry(account, op, EntryKind.clawback, now, debt=left, growth=-left))
-        else:
-            written.append(_entry(account, op, EntryKind.write_off, now, growth=-left, points=left))
+        # What is not left in the lots was spent, or expired unused: only what the member spent
+        # (and has not been charged for by an earlier refund of the order) is owed.
+        owed = min(left, max(repo.spent_of_lots(session, [lot.id for lot in earned_lots])
+                             - repo.charged_for_order(session, account.id, order_ref), 0))  # fmt: skip
+        if owed and program.debt_rule == DebtRule.offset:
+            written.append(_entry(account, op, EntryKind.clawback, now, debt=owed, growth=-owed))
+        elif owed:
+            written.append(_entry(account, op, EntryKind.write_off, now, growth=-owed, points=owed))
+        if left > owed:  # expired unused: nothing to collect, but the growth value goes too
+            written.append(
+                _entry(account, op, EntryKind.clawback, now, growth=-(left - owed), points=left - owed)
+            )
     return _finish(session, account, op, written, clawed=due)
 
 
@@ -566,7 +574,8 @@ def reverse(
         lot.remaining -= e.active_delta  # the delta is negative: the points come back
         lot.state = LotState.active
         written.append(_entry(account, op, EntryKind.reversal, now, lot=lot, active=-e.active_delta))
-        written += _repay(account, lot, op, program, now)
+        if lot.expires_at is None or lot.expires_at > now:  # expired points repay nothing
+            written += _repay(account, lot, op, program, now)
     original.reversed_by_id = op.id
     repo.add_all(session, written)
     settle(session, program, account, now)  # a lot that expired meanwhile expires again

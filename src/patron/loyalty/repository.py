@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
 import polars as pl
-from sqlalchemy import ColumnElement, and_, column, func, or_, select, table, update
+from sqlalchemy import ColumnElement, and_, case, column, func, or_, select, table, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -147,6 +147,35 @@ def clawed_back(session: Session, account_id: int, order_ref: str) -> int:
         )
     )
     return -int(taken or 0)
+
+
+def spent_of_lots(session: Session, lot_ids: Sequence[int]) -> int:
+    """Points of these lots that were spent (redeemed, taken by an adjustment, used to repay a
+    debt), less those a reversal gave back."""
+    if not lot_ids:
+        return 0
+    total = session.scalar(
+        select(func.coalesce(func.sum(PointsEntry.active_delta + PointsEntry.locked_delta), 0)).where(
+            PointsEntry.lot_id.in_(lot_ids), PointsEntry.kind.in_(("redeem", "adjust", "repay", "reversal"))
+        )
+    )
+    return -int(total or 0)
+
+
+def charged_for_order(session: Session, account_id: int, order_ref: str) -> int:
+    """Spent points of order ``order_ref`` its refunds already charged: made a debt or wrote off."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(PointsEntry.debt_delta + case((PointsEntry.kind == "write_off",
+                                                                     PointsEntry.points), else_=0)), 0))
+        .join(PointsOperation, PointsOperation.id == PointsEntry.operation_id)
+        .where(
+            PointsOperation.account_id == account_id,
+            PointsOperation.kind == "clawback",
+            PointsOperation.source_ref == order_ref,
+            PointsEntry.lot_id.is_(None),
+        )
+    )  # fmt: skip
+    return int(total or 0)
 
 
 def lots(session: Session, lot_ids: Sequence[int]) -> dict[int, PointsLot]:
