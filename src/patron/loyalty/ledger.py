@@ -217,36 +217,10 @@ def balance(account: PointsAccount) -> dict[str, int]:
     }
 
 
-def _answer(session: Session, account: PointsAccount, op: PointsOperation) -> dict[str, Any]:
-    """The answer an operation gives, from its entries (the balance as it stands now)."""
-    entries = repo.entries_of_operation(session, op.id)
-    lots = [e.lot_id for e in entries if e.kind == EntryKind.earn and e.lot_id is not None]
+def _result(
+    account: PointsAccount, op: PointsOperation, entries: Sequence[PointsEntry], **extra: Any
+) -> dict[str, Any]:
     return {
-        "operation": op.id,
-        "key": op.key,
-        "kind": op.kind,
-        "customer_id": account.customer_id,
-        "points": op.points,
-        "balance": balance(account),
-        "entries": [
-            {"kind": e.kind, "lot": e.lot_id, "active": e.active_delta, "locked": e.locked_delta,
-             "debt": e.debt_delta}
-            for e in entries
-        ],
-        "at": op.created_at.isoformat(),
-        "lot": lots[0] if lots else None,
-    }  # fmt: skip
-
-
-def _finish(
-    session: Session,
-    account: PointsAccount,
-    op: PointsOperation,
-    entries: Sequence[PointsEntry],
-    **extra: Any,
-) -> Outcome:
-    repo.add_all(session, entries)
-    result = {
         "operation": op.id,
         "key": op.key,
         "kind": op.kind,
@@ -261,6 +235,24 @@ def _finish(
         "at": op.created_at.isoformat(),
         **extra,
     }  # fmt: skip
+
+
+def _answer(session: Session, account: PointsAccount, op: PointsOperation) -> dict[str, Any]:
+    """The answer an operation gives, from its entries (the balance as it stands now)."""
+    entries = repo.entries_of_operation(session, op.id)
+    lots = [e.lot_id for e in entries if e.kind == EntryKind.earn and e.lot_id is not None]
+    return _result(account, op, entries, lot=lots[0] if lots else None)
+
+
+def _finish(
+    session: Session,
+    account: PointsAccount,
+    op: PointsOperation,
+    entries: Sequence[PointsEntry],
+    **extra: Any,
+) -> Outcome:
+    repo.add_all(session, entries)
+    result = _result(account, op, entries, **extra)
     op.result = result
     session.flush()
     return Outcome(result)
