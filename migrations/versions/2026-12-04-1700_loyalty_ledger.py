@@ -152,7 +152,13 @@ def upgrade() -> None:
     with op.batch_alter_table("points_lots", schema=None) as batch_op:
         batch_op.create_index("ix_points_lots_expiry", ["state", "expires_at"], unique=False)
         batch_op.create_index("ix_points_lots_spend", ["account_id", "state", "expires_at"], unique=False)
-        batch_op.create_index("ix_points_lots_unlock", ["state", "unlock_at"], unique=False)
+        batch_op.create_index(
+            "ix_points_lots_unlock",
+            ["unlock_at"],
+            unique=False,
+            sqlite_where=sa.text("state = 'locked'"),
+            postgresql_where=sa.text("state = 'locked'"),
+        )
 
     op.create_table(
         "points_entries",

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -176,7 +177,13 @@ class PointsLot(Base):
         # Spending order (nearest expiry first) within an account, and the daily jobs' scans.
         Index("ix_points_lots_spend", "account_id", "state", "expires_at"),
         Index("ix_points_lots_expiry", "state", "expires_at"),
-        Index("ix_points_lots_unlock", "state", "unlock_at"),
+        # Only locked lots wait for an unlock: most lots never enter this index.
+        Index(
+            "ix_points_lots_unlock",
+            "unlock_at",
+            sqlite_where=text("state = 'locked'"),
+            postgresql_where=text("state = 'locked'"),
+        ),
         # A member's lots of one order (a refund's clawback) are found through the spend index.
     )
 
