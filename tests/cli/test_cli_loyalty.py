@@ -57,6 +57,15 @@ def test_a_program_from_the_command_line(cli: Engine) -> None:
     assert [(lot["points"], lot["state"]) for lot in shown["lots"]] == [(128, "active"), (20, "active")]
     assert "active 148 · locked 0 · debt 0 · growth 148" in ok("loyalty", "member", "club", str(ada))
     assert ok("loyalty", "settle") == "0 ledger entries written\n"
+    shown = json.loads(
+        ok("loyalty", "report", "club", "--start", "2026-01-01", "--end", "2099-01-01", "--json")
+    )
+    assert (shown["members"], shown["active"], shown["liability_minor"]) == (1, 148, 148)
+    assert "1 members · 148 points owed (0 locked) · 0 owed back" in ok(
+        "loyalty", "report", "club", "--start", "2026-01-01", "--end", "2099-01-01"
+    )
+    bad_dates = runner.invoke(app, ["loyalty", "report", "club", "--start", "soon", "--end", "later"])
+    assert (bad_dates.exit_code, "[loyalty_bad_period]" in bad_dates.stderr) == (2, True)
     bad = runner.invoke(app, ["loyalty", "rule", "club", "{not json"])
     assert bad.exit_code == 2
     assert "[loyalty_bad_rule] the rule is not JSON" in bad.stderr

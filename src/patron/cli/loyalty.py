@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 import typer
@@ -115,3 +115,40 @@ def settle_command() -> None:
             s.commit()
             total += written
     console.print(f"{total:,} ledger entries written")
+
+
+@app.command("report")
+@handle_errors
+def report_command(
+    program: str,
+    start: Annotated[str, typer.Option(help="first local day, YYYY-MM-DD")],
+    end: Annotated[str, typer.Option(help="the day after the last, YYYY-MM-DD")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The liability and the points issued, redeemed, expired and clawed back per month."""
+    from dataclasses import asdict
+
+    from patron.core.settings import get_settings
+    from patron.loyalty import expiry, reports
+
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError:
+        raise InvalidInput("dates are YYYY-MM-DD", code="loyalty_bad_period") from None
+    with session_scope() as s:
+        tz = service.program(s, program).timezone
+        r = reports.report(s, program, start=expiry.start_of(first, tz), end=expiry.start_of(last, tz),
+                           reporting_currency=get_settings().reporting_currency)  # fmt: skip
+    if as_json:
+        print_json(
+            {**asdict(r), "months": [{**asdict(m), "redemption_rate": m.redemption_rate} for m in r.months]}
+        )
+        return
+    console.print(f"{r.members:,} members · {r.active + r.locked:,} points owed ({r.locked:,} locked) · "
+                  f"{r.debt:,} owed back")  # fmt: skip
+    table = Table("month", "issued", "redeemed", "expired", "clawed back", "adjusted", "redemption rate")
+    for m in r.months:
+        rate = "—" if m.redemption_rate is None else f"{m.redemption_rate:.1%}"
+        table.add_row(m.month, f"{m.issued:,}", f"{m.redeemed:,}", f"{m.expired:,}", f"{m.clawed:,}",
+                      f"{m.adjusted:,}", rate)  # fmt: skip
+    console.print(table)

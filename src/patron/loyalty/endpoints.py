@@ -9,6 +9,7 @@ refused (409 ``idempotency_key_reused``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
@@ -17,8 +18,9 @@ from sqlalchemy.orm import Session
 from patron.accounts.dependencies import Auth, in_one_thread
 from patron.accounts.service import Principal
 from patron.core.deps import DB
-from patron.core.time import utcnow
-from patron.loyalty import ledger, service
+from patron.core.errors import InvalidInput
+from patron.core.time import local, utcnow
+from patron.loyalty import expiry, ledger, reports, service
 from patron.loyalty.ledger import Outcome
 from patron.loyalty.schemas import (
     AdjustIn,
@@ -32,6 +34,7 @@ from patron.loyalty.schemas import (
     ProgramCreate,
     ProgramOut,
     RedeemIn,
+    ReportOut,
     ReverseIn,
     SettleOut,
 )
@@ -147,3 +150,31 @@ def settle(session: DB, who: Auth) -> SettleOut:
     """Unlock and expire every member's due lots now (the worker does it every night)."""
     who.require("loyalty:admin")
     return SettleOut(entries=service.settle_all(session))
+
+
+@router.get("/programs/{code}/report", response_model=ReportOut)
+def report(
+    code: str,
+    request: Request,
+    session: DB,
+    who: Auth,
+    start: date | None = None,
+    end: date | None = None,
+) -> Any:
+    """The liability, points issued/redeemed/expired/clawed back per month and the redemption
+    rate between ``start`` and ``end`` (local dates, end exclusive; default the last 12 months),
+    and the members by tier."""
+    who.require("loyalty:read")
+    program = service.program(session, code)
+    today = local(utcnow(), program.timezone).date()  # type: ignore[union-attr]
+    first = start or today.replace(year=today.year - 1, day=1)
+    last = end or today + timedelta(days=1)
+    if first >= last:
+        raise InvalidInput("start must be before end", code="loyalty_bad_period")
+    return reports.report(
+        session,
+        code,
+        start=expiry.start_of(first, program.timezone),
+        end=expiry.start_of(last, program.timezone),
+        reporting_currency=request.app.state.settings.reporting_currency,
+    )

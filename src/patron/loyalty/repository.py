@@ -557,3 +557,61 @@ def accounts_of_customer(session: Session, customer_id: int) -> list[PointsAccou
             .order_by(PointsAccount.program_id)
         )
     )
+
+
+# -- reports (patron.loyalty.reports) ---------------------------------------------------------------
+
+
+def balances(session: Session, program_id: int) -> tuple[int, int, int, int]:
+    """Members, and the sums of their active, locked and owed points."""
+    row = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(PointsAccount.active), 0),
+            func.coalesce(func.sum(PointsAccount.locked), 0),
+            func.coalesce(func.sum(PointsAccount.debt), 0),
+        ).where(PointsAccount.program_id == program_id)
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+
+
+def flows(session: Session, program_id: int, start: datetime, end: datetime) -> pl.DataFrame:
+    """(kind, active_delta, locked_delta, at) of the program's entries in [start, end)."""
+    rows = session.execute(
+        select(PointsEntry.kind, PointsEntry.active_delta, PointsEntry.locked_delta, PointsEntry.created_at)
+        .join(PointsAccount, PointsAccount.id == PointsEntry.account_id)
+        .where(
+            PointsAccount.program_id == program_id,
+            PointsEntry.created_at >= start,
+            PointsEntry.created_at < end,
+        )
+    ).all()
+    return pl.DataFrame(
+        rows,
+        schema={
+            "kind": pl.Utf8,
+            "active_delta": pl.Int64,
+            "locked_delta": pl.Int64,
+            "at": pl.Datetime("us", "UTC"),
+        },
+        orient="row",
+    )
+
+
+def tier_counts(session: Session, program_id: int) -> dict[str, int]:
+    rows = session.execute(
+        select(PointsAccount.tier, func.count())
+        .where(PointsAccount.program_id == program_id, PointsAccount.tier.is_not(None))
+        .group_by(PointsAccount.tier)
+    )
+    return {str(t): int(n) for t, n in rows}
+
+
+def tier_move_counts(session: Session, program_id: int, start: datetime, end: datetime) -> dict[str, int]:
+    rows = session.execute(
+        select(TierMove.reason, func.count())
+        .join(PointsAccount, PointsAccount.id == TierMove.account_id)
+        .where(PointsAccount.program_id == program_id, TierMove.at >= start, TierMove.at < end)
+        .group_by(TierMove.reason)
+    )
+    return {str(r): int(n) for r, n in rows}

@@ -128,3 +128,30 @@ class MemberOut(BaseModel):
 
 class SettleOut(BaseModel):
     entries: int
+
+
+class MonthOut(BaseModel):
+    month: str
+    issued: int
+    redeemed: int
+    expired: int
+    clawed: int
+    adjusted: int
+    redemption_rate: float | None
+
+
+class ReportOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    program: str
+    members: int
+    active: int
+    locked: int
+    debt: int
+    liability_minor: int
+    currency: str
+    liability_reporting_minor: int | None
+    reporting_currency: str
+    months: list[MonthOut]
+    tiers: dict[str, int]
+    tier_moves: dict[str, int]
