@@ -44,14 +44,19 @@ def live(engine: Engine, members: dict[str, int], tmp_path: Path) -> Iterator[Li
 
 
 def post_all(live: Live, path: str, bodies: list[tuple[str, dict[str, Any]]]) -> list[httpx.Response]:
-    """Every (key, body) POSTed at once, each on its own connection."""
+    """Every (key, body) POSTed to ``path`` at once, each on its own connection."""
+    return post_many(live, [(path, key, body) for key, body in bodies])
+
+
+def post_many(live: Live, requests: list[tuple[str, str, dict[str, Any]]]) -> list[httpx.Response]:
+    """Every (path, key, body) POSTed at once, each on its own connection."""
 
     async def go() -> list[httpx.Response]:
-        limits = httpx.Limits(max_connections=len(bodies), max_keepalive_connections=0)
+        limits = httpx.Limits(max_connections=len(requests), max_keepalive_connections=0)
         async with httpx.AsyncClient(base_url=live.url, limits=limits, timeout=120) as client:
             return await asyncio.gather(
                 *(client.post(path, json=body, headers={**live.headers, "Idempotency-Key": key})
-                  for key, body in bodies)
+                  for path, key, body in requests)
             )  # fmt: skip
 
     # In a thread of its own: a browser test in this process may have left an event loop running.

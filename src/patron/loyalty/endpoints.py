@@ -20,7 +20,7 @@ from patron.accounts.service import Principal
 from patron.core.deps import DB
 from patron.core.errors import InvalidInput
 from patron.core.time import local, utcnow
-from patron.loyalty import expiry, ledger, reports, service
+from patron.loyalty import expiry, ledger, reports, rewards, service
 from patron.loyalty.ledger import Outcome
 from patron.loyalty.schemas import (
     AdjustIn,
@@ -36,6 +36,9 @@ from patron.loyalty.schemas import (
     RedeemIn,
     ReportOut,
     ReverseIn,
+    RewardIn,
+    RewardOut,
+    RewardRedeemed,
     SettleOut,
 )
 
@@ -178,3 +181,28 @@ def report(
         end=expiry.start_of(last, program.timezone),
         reporting_currency=request.app.state.settings.reporting_currency,
     )
+
+
+@router.post("/programs/{code}/rewards", response_model=RewardOut, status_code=201)
+def add_reward(code: str, body: RewardIn, session: DB, who: Auth) -> Any:
+    who.require("loyalty:admin")
+    return rewards.add_reward(session, service.program(session, code), body.model_dump())
+
+
+@router.get("/programs/{code}/rewards", response_model=list[RewardOut])
+def list_rewards(code: str, session: DB, who: Auth) -> Any:
+    who.require("loyalty:read")
+    return rewards.catalog(session, service.program(session, code))
+
+
+@router.post("/programs/{code}/members/{customer_id}/rewards/{reward}", response_model=RewardRedeemed)
+async def redeem_reward(
+    code: str, customer_id: int, reward: str, key: IdempotencyKey, request: Request, response: Response
+) -> dict[str, Any]:
+    """Spend the reward's points and issue its coupon code (409 ``points_insufficient``,
+    ``reward_out_of_stock``, ``reward_limit_reached``: then nothing happened)."""
+    return await _operate(
+        request, response, "loyalty:write",
+        lambda s, who: rewards.redeem(s, service.program(s, code), customer_id, reward, key=key,
+                                      actor=who.actor, now=utcnow()),
+    )  # fmt: skip

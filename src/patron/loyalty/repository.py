@@ -21,6 +21,8 @@ from patron.models.loyalty import (
     PointsEntry,
     PointsLot,
     PointsOperation,
+    Reward,
+    RewardRedemption,
     TierMove,
 )
 
@@ -615,3 +617,50 @@ def tier_move_counts(session: Session, program_id: int, start: datetime, end: da
         .group_by(TierMove.reason)
     )
     return {str(r): int(n) for r, n in rows}
+
+
+# -- rewards (patron.loyalty.rewards) --------------------------------------------------------------
+
+
+def reward_by_code(session: Session, program_id: int, code: str) -> Reward | None:
+    return session.scalars(select(Reward).where(Reward.program_id == program_id, Reward.code == code)).first()
+
+
+def rewards(session: Session, program_id: int) -> list[Reward]:
+    return list(
+        session.scalars(select(Reward).where(Reward.program_id == program_id).order_by(Reward.cost_points))
+    )
+
+
+def take_stock(session: Session, reward_id: int) -> bool:
+    """One unit of the reward's stock, if there is one left (a conditional write: never below 0)."""
+    result = session.execute(
+        update(Reward)
+        .where(Reward.id == reward_id, Reward.stock > 0)
+        .values(stock=Reward.stock - 1)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount) == 1  # type: ignore[attr-defined]
+
+
+def redemptions_count(session: Session, account_id: int, reward_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                RewardRedemption.account_id == account_id, RewardRedemption.reward_id == reward_id
+            )
+        )
+        or 0
+    )
+
+
+def redemption_of_operation(session: Session, operation_id: int) -> RewardRedemption | None:
+    return session.scalars(
+        select(RewardRedemption).where(RewardRedemption.operation_id == operation_id)
+    ).first()
+
+
+def operation_account(session: Session, operation_id: int) -> int:
+    return int(
+        session.scalar(select(PointsOperation.account_id).where(PointsOperation.id == operation_id)) or 0
+    )

@@ -155,3 +155,28 @@ class ReportOut(BaseModel):
     months: list[MonthOut]
     tiers: dict[str, int]
     tier_moves: dict[str, int]
+
+
+class RewardIn(BaseModel):
+    code: str = Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+    name_en: str = Field(min_length=1, max_length=200)
+    name_zh: str = Field(min_length=1, max_length=200)
+    kind: str  # coupon, discount, free_shipping, gift
+    cost_points: int = Field(ge=1)
+    value_minor: int | None = Field(default=None, ge=0)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    stock: int | None = Field(default=None, ge=0)
+    per_customer_limit: int | None = Field(default=None, ge=1)
+
+
+class RewardOut(RewardIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    active: bool
+
+
+class RewardRedeemed(OperationOut):
+    reward: str
+    coupon_code: str
+    redemption: int

@@ -34,6 +34,8 @@ from patron.models.loyalty import (
     PointsEntry,
     PointsLot,
     PointsOperation,
+    Reward,
+    RewardRedemption,
     TierMove,
 )
 from patron.models.order import (
@@ -117,6 +119,8 @@ __all__ = [
     "RefundType",
     "Remedy",
     "ReturnPolicy",
+    "Reward",
+    "RewardRedemption",
     "Role",
     "SavedMapping",
     "ScoreRun",

@@ -265,3 +265,44 @@ class TierMove(Base):
     reason: Mapped[str] = mapped_column(String(20))
     value: Mapped[int] = mapped_column(Integer)  # the qualifying value the decision saw
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Reward(Base):
+    """An item of the points catalog (积分商城): a coupon, a discount, free shipping or a gift."""
+
+    __tablename__ = "loyalty_rewards"
+
+    id: Mapped[int] = id_column()
+    program_id: Mapped[int] = mapped_column(BigID, ForeignKey("loyalty_programs.id"))
+    code: Mapped[str] = mapped_column(String(50))
+    name_en: Mapped[str] = mapped_column(String(200))
+    name_zh: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))  # coupon, discount, free_shipping, gift
+    cost_points: Mapped[int] = mapped_column(Integer)
+    value_minor: Mapped[int | None] = mapped_column(Integer)  # a coupon's value; a discount's rate in ‱
+    currency: Mapped[str | None] = mapped_column(String(3))
+    stock: Mapped[int | None] = mapped_column(Integer)  # null: unlimited
+    per_customer_limit: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        UniqueConstraint("program_id", "code"),
+        CheckConstraint("cost_points > 0", name="cost_positive"),
+        CheckConstraint("stock IS NULL OR stock >= 0", name="stock_not_negative"),
+    )
+
+
+class RewardRedemption(Base):
+    """A reward a member took for points, with the coupon code issued for it."""
+
+    __tablename__ = "loyalty_reward_redemptions"
+
+    id: Mapped[int] = id_column()
+    reward_id: Mapped[int] = mapped_column(BigID, ForeignKey("loyalty_rewards.id"))
+    account_id: Mapped[int] = mapped_column(BigID, ForeignKey("points_accounts.id"))
+    operation_id: Mapped[int] = mapped_column(BigID, ForeignKey("points_operations.id"), unique=True)
+    coupon_code: Mapped[str] = mapped_column(String(40), unique=True)
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (Index("ix_loyalty_reward_redemptions_member", "account_id", "reward_id"),)
