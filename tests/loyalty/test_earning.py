@@ -16,7 +16,7 @@ from conftest import table_rows, utc, write_csv
 from patron.core.db import session_scope
 from patron.core.errors import InvalidInput
 from patron.ingest.tasks import ImportRequest, run_import
-from patron.loyalty import earning, ledger, service
+from patron.loyalty import earning, ledger, membership, service
 
 NOW = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)
 PRODUCTS = [["TEA1", "龙井", "服饰 > 茶 > 绿茶"], ["MUG1", "马克杯", "家居 > 杯子"]]
@@ -128,3 +128,25 @@ def test_a_bad_rule_is_refused(engine: Engine, shop: dict[str, int]) -> None:
             with pytest.raises(InvalidInput) as err:
                 earning.add_rule(s, club, values)
             assert err.value.code == "loyalty_bad_rule"
+
+
+def test_a_member_s_tier_multiplies_their_points(engine: Engine, shop: dict[str, int]) -> None:
+    with session_scope(engine) as s:
+        vip = service.create_program(
+            s, {"code": "vip", "name": "VIP", "lock_days": 0, "timezone": "Asia/Shanghai"}
+        )
+        membership.set_policy(s, vip, {"review": "anniversary", "tiers": [
+            {"code": "member", "name_en": "Member", "name_zh": "会员", "rank": 0, "threshold": 0},
+            {"code": "gold", "name_en": "Gold", "name_zh": "金卡", "rank": 1, "threshold": 100},
+        ]})  # fmt: skip
+        earning.add_rule(
+            s, vip, {"name": "standard", "kind": "spend", "points": 1, "tier_multipliers": {"gold": 1.5}}
+        )
+        ledger.earn(s, vip, shop["Ada"], 150, source="review", key="rv", now=NOW)  # Ada is gold now
+    with session_scope(engine) as s:
+        [page] = earning.earn_orders(s, service.program(s, "vip"), now=NOW)
+    # A1: 235.50 yuan -> 235 x 1.5 = 352 (rounded down); A2: 300 -> 450; Bob (no tier): 0.80 -> 0.
+    assert (page.credited, page.points) == (2, 802)
+    rows = table_rows(engine, "SELECT o.source_ref, o.points FROM points_operations o JOIN loyalty_programs p "
+                              "ON p.id = o.program_id WHERE p.code = 'vip' AND o.source = 'order' ORDER BY o.id")  # fmt: skip
+    assert rows == [("A1", 352), ("A2", 450), ("B3", 0)]

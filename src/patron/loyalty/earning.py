@@ -204,7 +204,10 @@ def _credit(
             {c: a.id for c, a in accounts.items()}, return_dtype=pl.Int64
         ),
         shop=pl.col("shop_id").replace_strict(dict(codes), default=None, return_dtype=pl.Utf8),
-        tier=pl.lit(None, pl.Utf8),
+        # The member's tier as the page starts (the rules' tier multipliers read it).
+        tier=pl.col("customer_id").replace_strict(
+            {c: a.tier for c, a in accounts.items()}, return_dtype=pl.Utf8
+        ),
     )
     watched = [r for r in program_rules if r.cap is not None or r.velocity is not None]
     prior = repo.awards(session, [a.id for a in accounts.values()], [r.name for r in watched])

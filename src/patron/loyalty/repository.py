@@ -346,13 +346,14 @@ class Member(NamedTuple):
     id: int
     customer_id: int
     debt: int
+    tier: str | None
 
 
 def lock_accounts(
     session: Session, program_id: int, customer_ids: Sequence[int], now: datetime
 ) -> dict[int, Member]:
     """The members' accounts by customer, created where missing and locked (see
-    :func:`lock_account`): id and debt."""
+    :func:`lock_account`): id, debt and tier."""
     ids = pl.DataFrame({"customer_id": customer_ids}, schema={"customer_id": pl.Int64})
     conn = session.connection()
     stamp = bulk.sql_time(conn, now)
@@ -367,10 +368,10 @@ def lock_accounts(
             f'AND customer_id IN (SELECT customer_id FROM "{t}")'
         )
         rows = conn.exec_driver_sql(
-            f'SELECT a.id, a.customer_id, a.debt FROM points_accounts a JOIN "{t}" c '  # noqa: S608
+            f'SELECT a.id, a.customer_id, a.debt, a.tier FROM points_accounts a JOIN "{t}" c '  # noqa: S608
             f"ON c.customer_id = a.customer_id WHERE a.program_id = {int(program_id)}"
         )
-        return {int(c): Member(int(i), int(c), int(d)) for i, c, d in rows}
+        return {int(c): Member(int(i), int(c), int(d), t) for i, c, d, t in rows}
 
 
 def awards(session: Session, account_ids: Sequence[int], rule_names: Sequence[str]) -> pl.DataFrame:
