@@ -17,4 +17,8 @@ def db_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-DB = Annotated[Session, Depends(db_session)]
+# ``scope="function"``: the transaction commits when the handler returns, *before* the response
+# is sent. FastAPI's default ("request") ends a yield dependency after the response went out, so
+# a client (a browser following a POST's redirect) could read the page before the change had
+# committed, and a failed commit would follow a success already sent.
+DB = Annotated[Session, Depends(db_session, scope="function")]
