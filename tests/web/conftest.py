@@ -313,6 +313,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture
+def phone(browser: Browser, live_app: LiveApp) -> Iterator[Page]:
+    """A phone: a small touch screen, Chinese first."""
+    ctx = browser.new_context(
+        base_url=live_app.url,
+        locale="zh-CN",
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+    ctx.set_default_timeout(5_000)
+    page = ctx.new_page()
+    yield page
+    ctx.close()
+
+
+@pytest.fixture
 def page(context: BrowserContext) -> Iterator[Page]:
     pg = context.new_page()
     yield pg

@@ -11,12 +11,11 @@ SQLite run saves the docs' screenshots.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 from sqlalchemy import Engine
 from test_browser import shoot
 
@@ -180,22 +179,6 @@ def test_an_agent_works_a_ticket_from_the_queue(
     )
     assert rows_now == [("customer", None), ("note", desk["agent"]), ("reply", desk["agent"])]
     assert table_rows(engine, f"SELECT status FROM tickets WHERE id = {hole}") == [("waiting_customer",)]
-
-
-@pytest.fixture
-def phone(browser: Browser, live_app: LiveApp) -> Iterator[Page]:
-    ctx = browser.new_context(
-        base_url=live_app.url,
-        locale="zh-CN",
-        viewport={"width": 390, "height": 844},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    )
-    ctx.set_default_timeout(5_000)
-    page = ctx.new_page()
-    yield page
-    ctx.close()
 
 
 def test_the_public_form_on_a_phone(phone: Page, live_app: LiveApp, engine: Engine, tmp_path: Path) -> None:

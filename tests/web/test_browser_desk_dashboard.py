@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 from sqlalchemy import Engine
 from test_browser_desk import login, shoot
 
@@ -211,22 +210,6 @@ def test_the_service_dashboard(
     expect(page.locator("#root-cause-form select")).to_have_value(str(rated[1]))
     expect(page.locator("#csat-result")).to_contain_text(f"{rated[2]} / 5")
     shoot(page, f"ticket-rated-{lang}.png", tmp_path)
-
-
-@pytest.fixture
-def phone(browser: Browser, live_app: LiveApp) -> Iterator[Page]:
-    ctx = browser.new_context(
-        base_url=live_app.url,
-        locale="zh-CN",
-        viewport={"width": 390, "height": 844},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    )
-    ctx.set_default_timeout(5_000)
-    page = ctx.new_page()
-    yield page
-    ctx.close()
 
 
 def test_a_customer_rates_the_help_on_a_phone(

@@ -41,9 +41,6 @@ MP4 and Office files by their magic bytes (an ``.exe`` renamed ``.jpg`` is refus
 ``.jpg`` is kept as the PNG it is), text by having no binary signature and no NUL bytes. A
 refused attachment does not refuse the email: the message is stored and the refusal is a line
 of the ticket's history (``attachment_refused``).
-
-The attachment queries and the SQLite write lock live here while ``repository.py`` is being
-changed by others; they belong there.
 """
 
 from __future__ import annotations

@@ -494,16 +494,18 @@ def insert_earnings(
             ),
         )
     sums = entries.group_by("account_id").agg(
-        pl.col("active_delta").sum(), pl.col("locked_delta").sum(), pl.col("growth_delta").sum()
+        active=pl.col("active_delta").sum(),
+        locked=pl.col("locked_delta").sum(),
+        growth=pl.col("growth_delta").sum(),
     )
-    conn = session.connection()
-    stamp = bulk.sql_time(conn, now)
-    with bulk.staged(session, sums) as t:
-        conn.exec_driver_sql(
-            "UPDATE points_accounts SET active = active + d.active_delta, locked = locked + d.locked_delta, "  # noqa: S608
-            f"growth = growth + d.growth_delta, last_activity_at = {stamp}, updated_at = {stamp} "
-            f'FROM "{t}" d WHERE points_accounts.id = d.account_id'
-        )
+    bulk.update_by_id(
+        session,
+        "points_accounts",
+        sums.rename({"account_id": "id"}).with_columns(
+            last_activity_at=pl.lit(now, utc), updated_at=pl.lit(now, utc)
+        ),
+        add=("active", "locked", "growth"),
+    )
 
 
 # -- tiers (patron.loyalty.membership) -------------------------------------------------------------
