@@ -276,9 +276,11 @@ def parse_order_row(r: _Row) -> Parsed | None:
             unit = total // qty
         if total is None and "line_total" not in r.raw and "unit_price" not in r.raw:
             r.fail("unit_price", "missing", "a line needs a unit price or a line total")
+        sku = r.text("sku", limit=100)
         line = commerce.LineInput(
-            line_key=r.text("line_id", limit=200) or f"{r.raw.get('sku') or ''}#1",
-            sku=r.text("sku", limit=100),
+            # The cleaned SKU, as the columnar path keys a line: "SKU-1 " and "SKU-1" are one line.
+            line_key=r.text("line_id", limit=200) or f"{sku or ''}#1",
+            sku=sku,
             title=r.text("title"),
             quantity=qty or 0,
             unit_price_minor=unit or 0,
@@ -323,9 +325,10 @@ def parse_item_row(r: _Row) -> Parsed | None:
         r.mapped("status", r.ctx.mapping.status_map, "unknown_status")
     if r.errors or shop is None or order_id is None or qty is None or unit is None:
         return None
+    sku = r.text("sku", limit=100)
     line = commerce.LineInput(
-        line_key=r.text("line_id", limit=200) or f"{r.raw.get('sku') or ''}#1",
-        sku=r.text("sku", limit=100),
+        line_key=r.text("line_id", limit=200) or f"{sku or ''}#1",
+        sku=sku,
         title=r.text("title"),
         quantity=qty,
         unit_price_minor=unit,
