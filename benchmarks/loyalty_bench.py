@@ -15,6 +15,9 @@ figures stand against the targets.
   night measured one lot per member expires and one unlocks (2,000,000 ledger entries), settled
   the way the job does (batches of 20,000 members, each committed); then the job again, which
   finds nothing.
+- **Reminders**: on the same members, 180 days later, the pre-expiry reminders (lead 30 days):
+  every member's remaining lots expire within the month, one ``points_expiring`` event each
+  (1,000,000 events); then the job again, which writes nothing. No target: reported.
 
     python -m benchmarks.loyalty_bench [--orders N] [--members N]
 """
@@ -232,6 +235,22 @@ def expiry(db: Path) -> tuple[float, int, float]:
     return runs[0][0], runs[0][1], runs[1][0]
 
 
+def remind(db: Path) -> tuple[float, int, float]:
+    """Seconds for the reminders job 180 days on, the events it wrote, seconds for a second run."""
+    from patron.core.db import session_scope
+    from patron.loyalty import reminders
+
+    engine = _engine(db)
+    runs = []
+    for _ in range(2):
+        start = time.perf_counter()
+        with session_scope(engine) as s:
+            written = reminders.remind_expiring(s, now=NOW + timedelta(days=180))
+        runs.append((time.perf_counter() - start, written))
+    engine.dispose()
+    return runs[0][0], runs[0][1], runs[1][0]
+
+
 def main(orders: int = 200_000, members: int = 1_000_000) -> None:
     customers = max(orders // 4, 1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -252,6 +271,7 @@ def main(orders: int = 200_000, members: int = 1_000_000) -> None:
         seed_lots(lots_db, members)
         seeded = time.perf_counter() - start
         night, entries, again = expiry(lots_db)
+        reminded, events, reminded_again = remind(lots_db)
     rate = read / seconds
     write(
         "loyalty",
@@ -262,6 +282,8 @@ def main(orders: int = 200_000, members: int = 1_000_000) -> None:
             "redeem_http": redeem,
             "expiry": {"members": members, "lots": members * 5, "seed_s": round(seeded, 1),
                        "entries": entries, "job_s": round(night, 2), "second_run_s": round(again, 2)},
+            "reminders": {"members": members, "events": events, "job_s": round(reminded, 2),
+                          "second_run_s": round(reminded_again, 2)},
             "targets": TARGETS,
             "meets_targets": rate >= TARGETS["earn_orders_per_s"] and redeem["p99_ms"] <= TARGETS["redeem_p99_ms"]
             and night <= TARGETS["expiry_s"],

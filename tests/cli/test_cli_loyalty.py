@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 from conftest import table_rows, write_csv
 from patron.cli.main import app
 from patron.core import settings as settings_module
+from patron.core.time import utcnow
 from patron.ingest.tasks import ImportRequest, run_import
 
 runner = CliRunner()
@@ -71,3 +73,37 @@ def test_a_program_from_the_command_line(cli: Engine) -> None:
     assert "[loyalty_bad_rule] the rule is not JSON" in bad.stderr
     missing = runner.invoke(app, ["loyalty", "earn", "nope"])
     assert (missing.exit_code, "[loyalty_program_not_found]" in missing.stderr) == (2, True)
+
+
+def test_tiers_from_the_command_line(cli: Engine, tmp_path: Path) -> None:
+    ok("loyalty", "program", "club", "--name", "Club", "--lock-days", "0")
+    ok("loyalty", "earn", "club")  # Ada becomes a member: 148.40 yuan spent in January 2026
+    policy = {"basis": "spend", "review": "fixed", "tiers": [
+        {"code": "member", "name_en": "Member", "name_zh": "会员", "rank": 0, "threshold": 0},
+        {"code": "silver", "name_en": "Silver", "name_zh": "银卡", "rank": 1, "threshold": 10_000},
+    ]}  # fmt: skip
+    (tmp_path / "tiers.json").write_text(json.dumps(policy), encoding="utf-8")
+    bad = runner.invoke(app, ["loyalty", "tiers", "club", '{"tiers": [], "review": "fixed"}'])
+    assert bad.exit_code != 0
+    assert "a policy needs at least one tier" in bad.output
+    assert table_rows(cli, "SELECT tier_policy FROM loyalty_programs") == [(None,)]
+    # The orders are of January 2026: inside the last 365 days until January 2027.
+    out = ok("loyalty", "tiers", "club", f"@{tmp_path / 'tiers.json'}")
+    assert out.startswith("club: tiers member ≥ 0, silver ≥ 10,000 on spend; 1 members placed")
+    in_window = utcnow() < datetime(2027, 1, 5, 2, tzinfo=UTC)  # A1 placed 2026-01-05 10:00 Shanghai
+    assert table_rows(cli, "SELECT tier FROM points_accounts") == [("silver" if in_window else "member",)]
+
+
+def test_pre_expiry_reminders_from_the_command_line(cli: Engine) -> None:
+    days = ("--expiry", "days", "--expiry-days", "20")
+    ok("loyalty", "program", "club", "--name", "Club", "--lock-days", "0", *days)
+    ok("loyalty", "rule", "club", '{"name": "standard", "kind": "spend", "points": 1}')
+    ok("loyalty", "earn", "club")  # 148 points, spendable through the 20th day from today
+    assert ok("loyalty", "remind") == "1 reminder written\n"  # 30 days ahead; not yet 7
+    assert ok("loyalty", "remind") == "0 reminders written\n"
+    [(ada,)] = table_rows(cli, "SELECT id FROM customers")
+    sql = "SELECT type, customer_id, shop_id, properties FROM events"
+    [(kind, customer, shop, properties)] = table_rows(cli, sql)
+    shown = properties if isinstance(properties, dict) else json.loads(str(properties))
+    assert (kind, customer, shop) == ("points_expiring", ada, None)
+    assert (shown["program"], shown["points"], shown["lead_days"], shown["balance"]) == ("club", 148, 30, 148)

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from test_ledger import state
 
 from conftest import table_rows, utc, write_csv
+from patron.commerce import service as commerce
 from patron.core.db import session_scope
 from patron.core.errors import InvalidInput
 from patron.ingest.tasks import ImportRequest, run_import
@@ -150,3 +151,96 @@ def test_a_member_s_tier_multiplies_their_points(engine: Engine, shop: dict[str,
     rows = table_rows(engine, "SELECT o.source_ref, o.points FROM points_operations o JOIN loyalty_programs p "
                               "ON p.id = o.program_id WHERE p.code = 'vip' AND o.source = 'order' ORDER BY o.id")  # fmt: skip
     assert rows == [("A1", 352), ("A2", 450), ("B3", 0)]
+
+
+SPEND_TIERS: dict[str, Any] = {"basis": "spend", "review": "anniversary", "tiers": [
+    {"code": "member", "name_en": "Member", "name_zh": "会员", "rank": 0, "threshold": 0},
+    {"code": "silver", "name_en": "Silver", "name_zh": "银卡", "rank": 1, "threshold": 20_000},
+    {"code": "gold", "name_en": "Gold", "name_zh": "金卡", "rank": 2, "threshold": 50_000, "retain": 40_000},
+]}  # fmt: skip
+
+
+def test_tiers_on_rolling_12_month_spend(engine: Engine, shop: dict[str, int]) -> None:
+    """Spend in minor units of the program's currency, valid orders only, less refunds, in the
+    last 365 days: Ada 235.50 + 300.00 yuan is gold; Bob's 0.80 (his pending and cancelled
+    orders do not count) keeps him a member; a refund of 200 yuan leaves Ada below gold's
+    retain at her review a year on."""
+    with session_scope(engine) as s:
+        club = service.program(s, "club")
+        membership.set_policy(s, club, SPEND_TIERS)
+        assert club.tier_policy is not None
+        assert club.tier_policy["basis"] == "spend"
+        for page in earning.earn_orders(s, club, now=NOW):
+            membership.refresh(s, club, at=NOW, account_ids=page.members)
+    assert table_rows(
+        engine, "SELECT c.name, m.to_tier, m.reason, m.value FROM tier_moves m JOIN points_accounts a "
+                "ON a.id = m.account_id JOIN customers c ON c.id = a.customer_id ORDER BY c.name"
+    ) == [("Ada", "gold", "joined", 53_550), ("Bob", "member", "joined", 80)]  # fmt: skip
+    [(order_id,)] = table_rows(engine, "SELECT id FROM orders WHERE external_id = 'A2'")
+    with session_scope(engine) as s:
+        commerce.record_refund(s, shop_id=1, external_id="R1", order_id=order_id, customer_id=shop["Ada"],
+                               type="refund", status="completed", amount_minor=20_000, currency="CNY",
+                               reason=None, at=NOW)  # fmt: skip
+        club = service.program(s, "club")
+        [ada] = [m for m in service.memberships(s, shop["Ada"], at=NOW) if m.program.code == "club"]
+        assert ada.progress is not None
+        assert (ada.progress.value, ada.progress.to_retain) == (33_550, 6_450)
+        # The review a year after joining: the orders of March 2026 are out of the window by then.
+        assert membership.refresh(s, club, at=NOW + timedelta(days=366)) == 2
+    assert table_rows(engine, "SELECT to_tier, reason, value FROM tier_moves ORDER BY id")[2:] == [
+        ("member", "downgraded", 0), ("member", "retained", 0)
+    ]  # fmt: skip
+
+
+def test_a_tier_policy_is_checked_whole(engine: Engine, shop: dict[str, int]) -> None:
+    with session_scope(engine) as s:
+        club = service.program(s, "club")
+        for bad, message in (
+            ({**SPEND_TIERS, "basis": "visits"}, "the tier basis is growth or spend, not 'visits'"),
+            ({**SPEND_TIERS, "reviewing": "yearly"}, "unknown tier policy fields: reviewing"),
+            ({"review": "anniversary"}, "a tier policy needs a list of tiers"),
+            (
+                {**SPEND_TIERS, "tiers": ["gold"]},
+                "each tier is an object with code, name_en, name_zh, rank, threshold (retain, benefits)",
+            ),
+        ):
+            with pytest.raises(InvalidInput) as err:
+                membership.set_policy(s, club, bad)
+            assert (err.value.code, err.value.message) == ("loyalty_bad_tiers", message)
+        assert club.tier_policy is None
+
+
+def refund(engine: Engine, ext: str, order: str, amount: int, status: str, at: datetime) -> None:
+    with session_scope(engine) as s:
+        o = next(x for x in commerce.latest_orders(s) if x.external_id == order)
+        commerce.record_refund(s, shop_id=o.shop_id, external_id=ext, order_id=o.id, customer_id=o.customer_id,
+                               type="refund_only", status=status, amount_minor=amount, currency="CNY", reason=None,
+                               at=at)  # fmt: skip
+
+
+def claw(engine: Engine, at: datetime) -> int:
+    with session_scope(engine) as s:
+        return earning.claw_back_refunds(s, service.program(s, "club"), now=at)
+
+
+def test_refunds_take_back_the_points_of_the_amount_refunded(engine: Engine, shop: dict[str, int]) -> None:
+    credit(engine)  # A1 (235.50 yuan) earned 400 active; A2 (300.00) 100 locked
+    refund(engine, "R1", "A2", 15_000, "completed", NOW)  # half of A2: 50 of its 100
+    refund(engine, "R2", "A1", 5_000, "rejected", NOW)  # rejected: nothing
+    refund(engine, "R3", "A1", 11_775, "approved", NOW)  # half of A1: 200 of its 400
+    refund(engine, "R4", "A2", 15_000, "completed", NOW + timedelta(hours=2))  # not asked for yet
+    refund(engine, "R5", "B3", 80, "completed", NOW)  # B3 earned nothing
+    assert claw(engine, NOW + timedelta(hours=1)) == 250
+    assert state(engine, shop["Ada"]) == (
+        {"active": 200, "locked": 50, "debt": 0, "growth": 250},
+        [(400, 200, "active"), (100, 50, "locked")],
+    )
+    assert claw(engine, NOW + timedelta(hours=1)) == 0  # run again: nothing
+    assert claw(engine, NOW + timedelta(hours=3)) == 50  # R4: the rest of A2
+    refund(engine, "R6", "A2", 30_000, "completed", NOW)  # more than was paid: nothing left to take
+    assert claw(engine, NOW + timedelta(hours=4)) == 0
+    keys = table_rows(engine, "SELECT key, points FROM points_operations WHERE kind = 'clawback' ORDER BY id")
+    ids = dict(table_rows(engine, "SELECT external_id, id FROM refunds"))
+    assert keys == [(f"refund:{ids['R1']}", 50), (f"refund:{ids['R3']}", 200), (f"refund:{ids['R4']}", 50),
+                    (f"refund:{ids['R6']}", 100)]  # fmt: skip
+    assert state(engine, shop["Ada"])[0] == {"active": 200, "locked": 0, "debt": 0, "growth": 200}

@@ -8,12 +8,13 @@ import re
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from test_concurrency import Live, live, post_many
 from test_ledger import T0, members, run
 
-from conftest import table_rows
+from conftest import table_rows, utc
 from patron.core.db import session_scope
 from patron.core.errors import Conflict, NotFound
 from patron.core.time import utcnow
@@ -107,3 +108,81 @@ def test_members_racing_for_the_last_units(live: Live, engine: Engine, members: 
     assert stock(engine, "C10") == 0
     spent = table_rows(engine, "SELECT COALESCE(SUM(points), 0) FROM points_operations WHERE kind = 'redeem'")
     assert spent == [(75,)]
+
+
+def cancel(engine: Engine, who: int, coupon: str, key: str) -> dict[str, Any]:
+    with session_scope(engine) as s:
+        out = rewards.cancel(s, service.program(s, "club"), who, coupon, key=key, actor="user:1",
+                             now=T0 + timedelta(days=2))  # fmt: skip
+        return out.result
+
+
+def test_a_reward_cancelled_gives_everything_back_once(engine: Engine, shop: dict[str, int]) -> None:
+    ada, bob = shop["Ada"], shop["Bob"]
+    mug = take(engine, ada, "MUG", "m1")
+    assert (stock(engine, "MUG"), active(engine, ada)) == (1, 60)
+    back = cancel(engine, ada, mug["coupon_code"].lower(), "undo-1")  # codes are read case-blind
+    assert (back["reward"], back["coupon_code"], back["balance"]["active"]) == (
+        "MUG",
+        mug["coupon_code"],
+        100,
+    )
+    assert (stock(engine, "MUG"), active(engine, ada)) == (2, 100)
+    assert cancel(engine, ada, mug["coupon_code"], "undo-1") == back  # sent again: the same answer
+    assert (stock(engine, "MUG"), active(engine, ada)) == (2, 100)
+    with pytest.raises(Conflict) as twice:
+        cancel(engine, ada, mug["coupon_code"], "undo-2")
+    assert twice.value.code == "points_already_reversed"
+    assert (stock(engine, "MUG"), active(engine, ada)) == (2, 100)
+    [(cancelled, op)] = table_rows(
+        engine, "SELECT cancelled_at, cancel_operation_id FROM loyalty_reward_redemptions"
+    )
+    assert (utc(cancelled), op) == ("2026-03-04 01:00:00", back["operation"])
+    # A cancelled reward does not count against the member's limit of one.
+    assert take(engine, ada, "MUG", "m2")["balance"]["active"] == 60
+    # Only the member who took it, only a coupon that exists.
+    with pytest.raises(NotFound) as stranger:
+        cancel(engine, bob, mug["coupon_code"], "bob")
+    assert stranger.value.code == "points_operation_unknown"
+    with pytest.raises(NotFound) as unknown:
+        cancel(engine, ada, "AAAA-BBBB-CCCC", "x")
+    assert unknown.value.code == "reward_redemption_not_found"
+
+
+def test_a_coupon_used_on_an_order_cannot_be_cancelled(engine: Engine, shop: dict[str, int]) -> None:
+    ada = shop["Ada"]
+    coupon = take(engine, ada, "C10", "c1")["coupon_code"]
+    with engine.begin() as conn:  # the shop's order A1 came back with the coupon applied
+        conn.execute(text("UPDATE orders SET coupon_code = :c WHERE external_id = 'A1'"), {"c": coupon})
+    with pytest.raises(Conflict) as used:
+        cancel(engine, ada, coupon, "u1")
+    assert (used.value.code, used.value.message) == (
+        "reward_coupon_used",
+        f"coupon {coupon} was used on an order",
+    )
+    assert active(engine, ada) == 75
+    assert table_rows(engine, "SELECT cancelled_at FROM loyalty_reward_redemptions") == [(None,)]
+    with engine.begin() as conn:  # the order was cancelled: the coupon is free again
+        conn.execute(text("UPDATE orders SET status = 'cancelled' WHERE external_id = 'A1'"))
+    assert cancel(engine, ada, coupon, "u2")["balance"]["active"] == 100
+
+
+def test_a_reward_cancelled_over_http(live: Live, engine: Engine) -> None:
+    with session_scope(engine) as s:
+        club = service.program(s, "club")
+        rewards.add_reward(s, club, COUPON)
+        ledger.earn(s, club, live.ada, 100, source="review", key="seed", now=utcnow())
+    base = f"/api/v1/loyalty/programs/club/members/{live.ada}/rewards"
+    with httpx.Client(base_url=live.url, headers=live.headers) as http:
+        taken = http.post(f"{base}/C10", headers={"Idempotency-Key": "t1"}).json()
+        undo = {"coupon_code": taken["coupon_code"]}
+        first = http.post(f"{base}/cancel", json=undo, headers={"Idempotency-Key": "u1"})
+        assert (first.status_code, first.json()["balance"]["active"]) == (200, 100)
+        assert first.headers["Idempotent-Replayed"] == "false"
+        again = http.post(f"{base}/cancel", json=undo, headers={"Idempotency-Key": "u1"})
+        assert (again.content, again.headers["Idempotent-Replayed"]) == (first.content, "true")
+        other = http.post(f"{base}/cancel", json=undo, headers={"Idempotency-Key": "u2"})
+        assert (other.status_code, other.json()["error"]) == (409, "points_already_reversed")
+        missing = http.post(f"{base}/cancel", json={"coupon_code": "NOPE"}, headers={"Idempotency-Key": "u3"})
+        assert (missing.status_code, missing.json()["error"]) == (404, "reward_redemption_not_found")
+    assert table_rows(engine, "SELECT COUNT(*) FROM points_operations WHERE kind = 'reversal'") == [(1,)]

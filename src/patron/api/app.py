@@ -22,6 +22,7 @@ from patron.ingest.endpoints import router as imports_router
 from patron.loyalty.endpoints import router as loyalty_router
 from patron.scoring.endpoints import router as scores_router
 from patron.web.desk import router as desk_pages_router
+from patron.web.loyalty import router as loyalty_pages_router
 from patron.web.pages import router as pages_router
 
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -67,5 +68,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(shops_router)
     app.include_router(pages_router)
     app.include_router(desk_pages_router)
+    app.include_router(loyalty_pages_router)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     return app

@@ -1,9 +1,10 @@
-"""``patron loyalty ...``: programs, earning rules, crediting orders, members, settling."""
+"""``patron loyalty ...``: programs, earning rules, crediting orders, members, settling, reminders."""
 
 from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,7 +15,7 @@ from patron.cli._common import console, handle_errors, print_json
 from patron.core.db import session_scope
 from patron.core.errors import InvalidInput
 from patron.core.time import local, utcnow
-from patron.loyalty import earning, service
+from patron.loyalty import earning, membership, reminders, service
 
 app = typer.Typer(help="Loyalty: programs, rules, points.", no_args_is_help=True)
 
@@ -59,10 +60,39 @@ def rule_command(
         console.print(f"rule {row.name!r} added to {program}")
 
 
+@app.command("tiers")
+@handle_errors
+def tiers_command(
+    program: str,
+    spec: Annotated[
+        str,
+        typer.Argument(
+            help='the tier policy as JSON, or @FILE: {"basis": "growth", "review": "anniversary", "tiers": '
+            '[{"code": "member", "name_en": "Member", "name_zh": "会员", "rank": 0, "threshold": 0}, ...]}'
+        ),
+    ],
+) -> None:
+    """Set a program's tiers (会员等级) and review schedule, then place its members."""
+    text = Path(spec[1:]).read_text(encoding="utf-8") if spec.startswith("@") else spec
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"the tier policy is not JSON: {exc}", code="loyalty_bad_tiers") from None
+    if not isinstance(values, dict):
+        raise InvalidInput("the tier policy is a JSON object", code="loyalty_bad_tiers")
+    with session_scope() as s:
+        prog = service.program(s, program)
+        policy = membership.set_policy(s, prog, values)
+        moves = membership.refresh(s, prog, at=utcnow())
+        names = ", ".join(f"{t.code} ≥ {t.threshold:,}" for t in policy.tiers)
+        console.print(f"{program}: tiers {names} on {membership.basis_of(prog)}; {moves:,} members placed")
+
+
 @app.command("earn")
 @handle_errors
 def earn_command(program: str) -> None:
-    """Credit every order not credited yet (a page of 50,000 orders at a time, each committed)."""
+    """Credit every order not credited yet (a page of 50,000 orders at a time, each committed),
+    then take back the points of refunded amounts."""
     orders = points = credited = 0
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with session_scope() as s, Progress(*columns, console=console, transient=True) as bar:
@@ -71,7 +101,10 @@ def earn_command(program: str) -> None:
             s.commit()
             orders, credited, points = orders + page.orders, credited + page.credited, points + page.points
             bar.update(task, description=f"{orders:,} orders read, {credited:,} credited, {points:,} points")
+        clawed = earning.claw_back_refunds(s, service.program(s, program), now=utcnow())
     console.print(f"{orders:,} orders read, {credited:,} credited with {points:,} points")
+    if clawed:
+        console.print(f"{clawed:,} points taken back for refunds")
 
 
 @app.command("member")
@@ -115,6 +148,16 @@ def settle_command() -> None:
             s.commit()
             total += written
     console.print(f"{total:,} ledger entries written")
+
+
+@app.command("remind")
+@handle_errors
+def remind_command() -> None:
+    """Record the pre-expiry reminders due today, events for marketing (the worker does it every
+    night; run again, it writes none)."""
+    with session_scope() as s:
+        written = reminders.remind_expiring(s, now=utcnow())
+    console.print(f"{written:,} reminder{'' if written == 1 else 's'} written")
 
 
 @app.command("report")

@@ -84,6 +84,7 @@ def demo(
     from patron.core.settings import get_settings
     from patron.core.time import utcnow
     from patron.demo import desk as desk_demo
+    from patron.demo import loyalty as loyalty_demo
     from patron.demo.generator import Manifest
     from patron.demo.load import DEMO_ADMIN, load
     from patron.scoring import service as scoring
@@ -127,6 +128,15 @@ def demo(
     with console.status("opening the service desk…"), session_scope(engine) as session:
         tickets = desk_demo.seed(session, now=utcnow(), password=DEMO_ADMIN[1])
     console.print(f"service desk: {tickets} tickets, SLA policies, agents, knowledge base")
+    with console.status("replaying the loyalty program…") as status, session_scope(engine) as session:
+        club = loyalty_demo.seed(
+            session, start=manifest.start, end=manifest.end, now=utcnow(),
+            step=lambda month: status.update(f"replaying the loyalty program: {month}…"),
+        )  # fmt: skip
+    console.print(
+        f"loyalty: {club['orders']:,} orders credited with {club['points']:,} points, "
+        f"{club['rewards']:,} rewards taken"
+    )
     console.print(f"\n[bold]Log in at http://127.0.0.1:8000 as {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}[/]")
     if serve_after:
         serve()

@@ -189,6 +189,62 @@ def totals_by_customer(
     return out
 
 
+def spend_since(
+    session: Session, customer_ids: Sequence[int], since: datetime, *, shop_id: int | None, currency: str
+) -> dict[int, int]:
+    """Per customer, the total of their valid orders in ``currency`` placed since ``since`` (in
+    ``shop_id``, or any shop), less what was refunded on those orders (rejected and cancelled
+    refunds aside); customers without such orders are absent."""
+    refunded = (
+        select(Refund.order_id, func.sum(Refund.amount_minor).label("amount"))
+        .where(Refund.status.not_in(("rejected", "cancelled")), Refund.order_id.is_not(None))
+        .group_by(Refund.order_id)
+        .subquery()
+    )
+    out: dict[int, int] = {}
+    for part in chunked(list(customer_ids)):
+        query = (
+            select(Order.customer_id, func.sum(Order.total_minor - func.coalesce(refunded.c.amount, 0)))
+            .outerjoin(refunded, refunded.c.order_id == Order.id)
+            .where(
+                Order.customer_id.in_(part),
+                Order.status.not_in(CANCELLED),
+                Order.currency == currency,
+                Order.placed_at >= since,
+            )
+            .group_by(Order.customer_id)
+        )
+        if shop_id is not None:
+            query = query.where(Order.shop_id == shop_id)
+        out.update({int(c or 0): int(v or 0) for c, v in session.execute(query)})
+    return out
+
+
+def coupon_used(session: Session, code: str) -> bool:
+    """Whether a valid order (not cancelled) used the coupon ``code``."""
+    found = session.scalar(
+        select(Order.id).where(Order.coupon_code == code, Order.status.not_in(CANCELLED)).limit(1)
+    )
+    return found is not None
+
+
+def refunds_page(
+    session: Session, *, shop_id: int | None, after_id: int, limit: int, before: datetime
+) -> list[tuple[int, int, int, int]]:
+    """Refunds on an order, rejected and cancelled ones aside, asked for before ``before``, after
+    ``after_id`` (by id, ``limit`` of them): (refund id, order id, amount, the order's total), all
+    in minor units."""
+    shop = f"AND r.shop_id = {int(shop_id)} " if shop_id is not None else ""
+    shop += f"AND COALESCE(r.requested_at, r.created_at) < {bulk.sql_time(session.connection(), before)} "
+    return bulk.fetch_all(
+        session,
+        "SELECT r.id, r.order_id, r.amount_minor, o.total_minor FROM refunds r "  # noqa: S608
+        f"JOIN orders o ON o.id = r.order_id WHERE r.id > {int(after_id)} "
+        f"AND r.status NOT IN ('rejected', 'cancelled') AND r.amount_minor > 0 {shop}"
+        f"ORDER BY r.id LIMIT {int(limit)}",
+    )
+
+
 # Reads of the customer 360, built once and executed with parameters (no per-call construction).
 _ORDERS_OF = (
     select(Order)
@@ -440,20 +496,32 @@ def latest_orders(session: Session, limit: int) -> list[Order]:
 
 
 def orders_page(
-    session: Session, *, shop_id: int | None, statuses: Sequence[str], after_id: int, limit: int
+    session: Session,
+    *,
+    shop_id: int | None,
+    statuses: Sequence[str],
+    after_id: int,
+    limit: int,
+    placed: tuple[datetime | None, datetime | None] = (None, None),
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Orders with a customer, in ``statuses``, after ``after_id`` (by id, ``limit`` of them),
-    and their lines (order_id, sku, category name, paid amount); read through the driver (no
-    ORM rows: crediting reads hundreds of thousands)."""
+    placed in ``[placed[0], placed[1])`` when given, and their lines (order_id, sku, category
+    name, paid amount); read through the driver (no ORM rows: crediting reads hundreds of
+    thousands)."""
     conn = session.connection()
     pg = conn.dialect.name == "postgresql"
     wanted = ", ".join(f"'{s}'" for s in statuses if s.isidentifier())
     shop = f"AND shop_id = {int(shop_id)} " if shop_id is not None else ""
-    rows = conn.exec_driver_sql(
+    if placed[0] is not None:
+        shop += f"AND placed_at >= {bulk.sql_time(conn, placed[0])} "
+    if placed[1] is not None:
+        shop += f"AND placed_at < {bulk.sql_time(conn, placed[1])} "
+    rows = bulk.fetch_all(
+        session,
         "SELECT id, external_id, customer_id, shop_id, currency, placed_at FROM orders "  # noqa: S608
         f"WHERE id > {int(after_id)} AND customer_id IS NOT NULL AND status IN ({wanted}) {shop}"
-        f"ORDER BY id LIMIT {int(limit)}"
-    ).fetchall()
+        f"ORDER BY id LIMIT {int(limit)}",
+    )
     orders = pl.DataFrame(
         rows,
         schema={"order_id": pl.Int64, "external_id": pl.Utf8, "customer_id": pl.Int64, "shop_id": pl.Int64,
@@ -470,10 +538,11 @@ def orders_page(
     if orders.is_empty():
         return orders, pl.DataFrame(schema=schema)
     first, last = int(orders["order_id"].min()), int(orders["order_id"].max())  # type: ignore[arg-type]
-    lines = conn.exec_driver_sql(
+    lines = bulk.fetch_all(
+        session,
         "SELECT l.order_id, l.sku, c.name, l.total_minor FROM order_lines l "  # noqa: S608
         "LEFT JOIN products p ON p.id = l.product_id LEFT JOIN categories c ON c.id = p.category_id "
-        f"WHERE l.order_id BETWEEN {first} AND {last}"
-    ).fetchall()
+        f"WHERE l.order_id BETWEEN {first} AND {last}",
+    )
     frame = pl.DataFrame(lines, schema=schema, orient="row")
     return orders, frame.join(orders.select("order_id"), on="order_id", how="semi")

@@ -356,6 +356,25 @@ def customer_totals(
     return list(acc.values())
 
 
+def spend_since(
+    session: Session, customer_ids: Sequence[int], since: datetime, *, shop_id: int | None, currency: str
+) -> dict[int, int]:
+    """Net spend per customer since ``since`` in one currency (a loyalty tier's qualifying value)."""
+    return repo.spend_since(session, customer_ids, since, shop_id=shop_id, currency=currency)
+
+
+def refunds_page(
+    session: Session, *, shop_id: int | None, after_id: int, limit: int, before: datetime
+) -> list[tuple[int, int, int, int]]:
+    """A page of refunds on orders by id: (refund id, order id, amount, order total)."""
+    return repo.refunds_page(session, shop_id=shop_id, after_id=after_id, limit=limit, before=before)
+
+
+def coupon_used(session: Session, code: str) -> bool:
+    """Whether an imported order that was not cancelled used the coupon ``code``."""
+    return repo.coupon_used(session, code)
+
+
 def set_fx_rate(session: Session, currency: str, quote: str, valid_on: date, rate: str) -> None:
     from patron.core.money import currency_exponent
 
@@ -665,6 +684,9 @@ def orders_page(
     after_id: int,
     limit: int,
     statuses: Sequence[str] = EARNING_STATUSES,
+    placed: tuple[datetime | None, datetime | None] = (None, None),
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """A page of orders by id (see :func:`repository.orders_page`), for readers that walk them all."""
-    return repo.orders_page(session, shop_id=shop_id, statuses=statuses, after_id=after_id, limit=limit)
+    return repo.orders_page(
+        session, shop_id=shop_id, statuses=statuses, after_id=after_id, limit=limit, placed=placed
+    )

@@ -222,10 +222,21 @@ def staged(session: Session, frame: pl.DataFrame) -> Iterator[str]:
 _STAGE_IDS = itertools.count(1)
 
 
+def fetch_all(session: Session, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of a raw SQL query (no parameters), in the session's transaction, read from the
+    driver's own cursor: SQLAlchemy's result layer costs about 5 µs a row, which is most of the
+    read when crediting hundreds of thousands of orders."""
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.execute(sql)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
 def read_frame(session: Session, sql: str, schema: dict[str, Any]) -> pl.DataFrame:
     """The rows of a raw SQL query as a frame with ``schema`` (names and types in select order)."""
-    rows = session.connection().exec_driver_sql(sql).fetchall()
-    return pl.DataFrame(rows, schema=schema, orient="row")
+    return pl.DataFrame(fetch_all(session, sql), schema=schema, orient="row")
 
 
 def sql_time(conn: Any, value: datetime) -> str:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Select, bindparam, delete, func, insert, or_, select, text, union, update
+from sqlalchemy import Select, bindparam, delete, extract, func, insert, or_, select, text, union, update
 from sqlalchemy.orm import Session
 
 from patron.core import bulk
@@ -264,6 +264,20 @@ def tags_of(session: Session, customer_id: int) -> list[str]:
 # -- reads ------------------------------------------------------------------------------------
 
 
+def born_on(session: Session, days: Sequence[tuple[int, int]]) -> list[int]:
+    """Customers (not merged away) whose birthday falls on one of ``days`` (month, day)."""
+    if not days:
+        return []
+    month, day = extract("month", Customer.birthday), extract("day", Customer.birthday)
+    return list(
+        session.scalars(
+            select(Customer.id)
+            .where(Customer.merged_into_id.is_(None), or_(*((month == m) & (day == d) for m, d in days)))
+            .order_by(Customer.id)
+        )
+    )
+
+
 def get(session: Session, customer_id: int) -> Customer | None:
     return session.get(Customer, customer_id)
 
@@ -290,6 +304,26 @@ def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> list[str]
     if new:
         session.execute(insert(TrackingEvent), new)
     return out
+
+
+def insert_event_frame(session: Session, frame: pl.DataFrame) -> int:
+    """Insert events given as a frame (event_id, type, occurred_at, customer_id, shop_id and
+    properties as JSON text), each event id once: staged, then one ``INSERT … SELECT … ON
+    CONFLICT DO NOTHING`` (looking the ids up in batches was most of the time at a million
+    events, and on PostgreSQL degenerated into a scan per batch of a table growing in the same
+    transaction). How many were new."""
+    if frame.is_empty():
+        return 0
+    conn = session.connection()
+    props = "CAST(s.properties AS JSONB)" if conn.dialect.name == "postgresql" else "s.properties"
+    stamp = bulk.sql_time(conn, utcnow())
+    with bulk.staged(session, frame) as staged:
+        result = conn.exec_driver_sql(
+            "INSERT INTO events (event_id, type, occurred_at, customer_id, shop_id, properties, created_at) "  # noqa: S608
+            f"SELECT s.event_id, s.type, s.occurred_at, s.customer_id, s.shop_id, {props}, {stamp} "
+            f'FROM "{staged}" s WHERE true ON CONFLICT (event_id) DO NOTHING'
+        )
+        return int(result.rowcount)
 
 
 def events_of(session: Session, customer_id: int, limit: int) -> list[TrackingEvent]:

@@ -9,9 +9,10 @@ stored for display and search but never link two profiles.
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -424,6 +425,21 @@ def add_order_stats(session: Session, orders: pl.DataFrame, reporting_currency: 
 def record_events(session: Session, rows: Sequence[dict[str, Any]]) -> list[str]:
     """Store tracking events once per event id; a re-sent id is 'unchanged'."""
     return repo.insert_events(session, rows)
+
+
+def born_on(session: Session, day: date) -> list[int]:
+    """The customers whose birthday is ``day`` (those born on 29 February on 28 February when the
+    year has no 29th)."""
+    days = [(day.month, day.day)]
+    if (day.month, day.day) == (2, 28) and not calendar.isleap(day.year):
+        days.append((2, 29))
+    return repo.born_on(session, days)
+
+
+def record_event_frame(session: Session, frame: pl.DataFrame) -> int:
+    """Store many events at once (columns event_id, type, occurred_at, customer_id, shop_id,
+    properties as JSON text), each event id once; how many were new."""
+    return repo.insert_event_frame(session, frame)
 
 
 def add_tag(session: Session, customer_id: int, name: str, *, actor: str) -> None:

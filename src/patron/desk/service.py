@@ -26,6 +26,7 @@ from patron.desk import complaints, mailer, notify, quality, routing, sla
 from patron.desk import repository as repo
 from patron.desk.clock import BusinessCalendar
 from patron.desk.repository import QueueFilter as QueueFilter
+from patron.loyalty import service as loyalty
 from patron.models import (
     CategoryCorrection,
     Priority,
@@ -182,10 +183,22 @@ def _links(session: Session, new: NewTicket) -> tuple[int | None, int | None, in
     return customer_id, shop_id, value, currency
 
 
+def member_priority(session: Session, customer_id: int, priority: str) -> str:
+    """``priority`` raised to the customer's loyalty tier benefit ``priority_service`` (the
+    highest their memberships give, :func:`patron.loyalty.service.benefits`), never lowered."""
+    order = [str(p) for p in PRIORITY_ORDER]
+    wanted = loyalty.benefits(session, customer_id).get("priority_service")
+    if isinstance(wanted, str) and wanted in order and order.index(wanted) > order.index(priority):
+        return wanted
+    return priority
+
+
 def create(
     session: Session, new: NewTicket, *, actor: str, config: DeskConfig, now: datetime | None = None
 ) -> Ticket:
-    """Open a ticket: link it, classify and grade a complaint, start its SLA clocks."""
+    """Open a ticket: link it, classify and grade a complaint, raise its priority to the
+    customer's loyalty benefit (``member_priority`` in its history), route it, start its SLA
+    clocks."""
     now = now or utcnow()
     _check(new)
     if new.refund_id is not None and repo.ticket_by_refund(session, new.refund_id) is not None:
@@ -231,6 +244,10 @@ def create(
         ticket.severity, ticket.severity_reasons = graded.level, list(graded.reasons)
         if new.priority is None:
             ticket.priority = SEVERITY_PRIORITY[graded.level]
+    asked = ticket.priority
+    if customer_id is not None:
+        # Before routing and the SLA policy see it: both go by the raised priority.
+        ticket.priority = member_priority(session, customer_id, ticket.priority)
     repo.add(session, ticket)
     repo.add(
         session,
@@ -251,10 +268,13 @@ def create(
         now,
         channel=ticket.channel,
         type=ticket.type,
-        priority=ticket.priority,
+        priority=asked,
         severity=ticket.severity,
         category=ticket.category,
     )
+    if ticket.priority != asked:
+        _event(session, ticket, "loyalty", "member_priority", now,
+               **{"from": asked, "to": ticket.priority, "benefit": "priority_service"})  # fmt: skip
     shop_code = commerce.shop_codes(session).get(shop_id) if shop_id is not None else None
     agent = routing.route(session, ticket, shop_code=shop_code, tier=tier, strategy=config.routing, now=now)
     if agent is not None:

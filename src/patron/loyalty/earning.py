@@ -31,10 +31,10 @@ import polars as pl
 from sqlalchemy.orm import Session
 
 from patron.commerce import service as commerce
-from patron.core.errors import InvalidInput
+from patron.core.errors import InvalidInput, NotFound
 from patron.loyalty import batch, expiry, ledger, rules
 from patron.loyalty import repository as repo
-from patron.models.loyalty import EarningRule, ExpiryRule, LoyaltyProgram
+from patron.models.loyalty import EarningRule, ExpiryRule, LoyaltyProgram, PointsAccount
 
 ACTOR = "loyalty.earn"
 RULE_FIELDS = (
@@ -91,6 +91,100 @@ def program_rules(session: Session, program: LoyaltyProgram) -> list[rules.Rule]
     return [rule_of(r) for r in repo.rules(session, program.id)]
 
 
+def rule_rows(session: Session, program: LoyaltyProgram) -> list[EarningRule]:
+    """The program's rules as stored, in the order they were added."""
+    return repo.rules(session, program.id)
+
+
+def set_rule_active(session: Session, program: LoyaltyProgram, rule_id: int, active: bool) -> EarningRule:
+    """Switch a rule on or off (rules are never deleted: past awards name them)."""
+    row = next((r for r in repo.rules(session, program.id) if r.id == rule_id), None)
+    if row is None:
+        raise NotFound(f"rule {rule_id} not found in {program.code}", code="loyalty_rule_not_found")
+    row.active = active
+    session.flush()
+    return row
+
+
+def earn_action(
+    session: Session,
+    program: LoyaltyProgram,
+    customer_id: int,
+    action: str,
+    *,
+    key: str,
+    ref: str | None = None,
+    actor: str = "system",
+    now: datetime,
+) -> ledger.Outcome:
+    """A member did something the program rewards (sign-up, birthday, review, survey answer,
+    check-in, referral): the program's rules for that action decide the points under the
+    member's lock, with their caps per period and velocity limits counted over the member's
+    earlier awards, in the rules' order with "stop further rules"; the points are active at
+    once. The answer says what each rule gave and why (``awards``): a capped or too-fast action
+    earns 0 and is recorded, so the same key answers the same."""
+    if action not in rules.ACTIONS:
+        raise InvalidInput(
+            f"unknown action {action!r} (known: {', '.join(rules.ACTIONS)})",
+            code="loyalty_bad_action",
+            data={"allowed": list(rules.ACTIONS)},
+        )
+    chain = program_rules(session, program)
+    watched = [r for r in chain if r.cap is not None or r.velocity is not None]
+
+    def decide(account: PointsAccount) -> tuple[int, dict[str, Any]]:
+        prior = repo.awards(session, [account.id], [r.name for r in watched])
+        usage = _Usage(prior.rows()).of(account.id, now, watched, program.timezone)
+        event = rules.Event(kind=action, at=now, shop=None, currency=program.currency, tier=account.tier)
+        award = rules.evaluate(chain, event, usage)
+        lines = [{"rule": a.rule, "points": a.points, "reason": a.reason} for a in award.lines]
+        return award.points, {"action": action, "awards": lines}
+
+    outcome = ledger.earn_decided(session, program, customer_id, key=key, source=action, source_ref=ref,
+                                  decide=decide, actor=actor, now=now)  # fmt: skip
+    if not outcome.replayed and outcome.result["points"]:
+        operation = outcome.result["operation"]
+        given = [(a["rule"], a["points"]) for a in outcome.result["awards"]]
+        repo.add_awards(session, repo.operation_account(session, operation), operation, given, now)
+    return outcome
+
+
+def refund_key(refund_id: int) -> str:
+    return f"refund:{refund_id}"
+
+
+def claw_back_refunds(session: Session, program: LoyaltyProgram, *, now: datetime, page: int = 10_000) -> int:
+    """Take back the points of refunded amounts: every refund on an order credited with points
+    (rejected and cancelled refunds aside), asked for before ``now``, not taken into account yet
+    (key ``refund:<id>``)
+    claws back the order's points in proportion to the amount refunded, rounded down (a full
+    refund takes them all; over all its refunds never more than the order earned), through
+    :func:`.ledger.clawback`: locked points first, then what is left, spent ones into a debt or
+    written off by the program's rule. A refund on an order not credited yet waits for it; one
+    worth less than a point takes nothing. How many points were taken back; does not commit."""
+    taken, after = 0, 0
+    while True:
+        refunds = commerce.refunds_page(
+            session, shop_id=program.shop_id, after_id=after, limit=page, before=now
+        )
+        if not refunds:
+            return taken
+        after = refunds[-1][0]
+        done = repo.existing_keys(session, program.id, pl.Series([refund_key(r[0]) for r in refunds]))
+        earned = repo.earned_on(session, program.id, sorted({order_key(r[1]) for r in refunds}))
+        for refund_id, order_id, amount, total in refunds:
+            if refund_key(refund_id) in done or order_key(order_id) not in earned:
+                continue
+            customer_id, points, order_ref = earned[order_key(order_id)]
+            due = min(points, points * amount // total) if total > 0 else points
+            if due < 1:
+                continue
+            key = refund_key(refund_id)
+            back = ledger.clawback(session, program, customer_id, due, key=key, order_ref=order_ref,
+                                   actor=ACTOR, now=now)  # fmt: skip
+            taken += int(back.result.get("clawed") or 0)
+
+
 @dataclass
 class Page:
     """What one page of orders came to."""
@@ -100,7 +194,9 @@ class Page:
     points: int = 0
     nothing: int = 0  # evaluated, earned nothing
     before: int = 0  # credited before (skipped)
-    members: list[int] = field(default_factory=list)  # accounts credited (their tiers may move)
+    # Accounts whose orders were credited, with points or not (their growth value or their
+    # spend moved: their tiers may move).
+    members: list[int] = field(default_factory=list)
 
 
 class _Usage:
@@ -167,14 +263,24 @@ def _one_by_one(
 
 
 def earn_orders(
-    session: Session, program: LoyaltyProgram, *, now: datetime, page: int = 50_000, after_id: int = 0
+    session: Session,
+    program: LoyaltyProgram,
+    *,
+    now: datetime,
+    page: int = 50_000,
+    after_id: int = 0,
+    placed_from: datetime | None = None,
 ) -> Iterator[Page]:
-    """Credit every order of the program's shop(s) not credited yet, a page at a time (the
-    caller may commit after each). Yields what each page came to."""
+    """Credit every order of the program's shop(s) not credited yet and placed before ``now``
+    (since ``placed_from`` when given: a replay of history month by month reads each month's
+    orders only), a page at a time (the caller may commit after each). Yields what each page
+    came to."""
     program_rules = [rule_of(r) for r in repo.rules(session, program.id)]
     codes = commerce.shop_codes(session)
     while True:
-        orders, lines = commerce.orders_page(session, shop_id=program.shop_id, after_id=after_id, limit=page)
+        orders, lines = commerce.orders_page(
+            session, shop_id=program.shop_id, after_id=after_id, limit=page, placed=(placed_from, now)
+        )
         if orders.is_empty():
             return
         after_id = int(orders["order_id"].max())  # type: ignore[arg-type]
@@ -219,7 +325,7 @@ def _credit(
     summary.credited = int((credited["points"] > 0).sum())
     summary.points = int(credited["points"].sum())
     summary.nothing = credited.height - summary.credited
-    summary.members = credited.filter(pl.col("points") > 0)["account_id"].unique().to_list()
+    summary.members = credited["account_id"].unique().to_list()
     # A member with a debt (new active points repay it) or a program with rolling expiry (every
     # lot of the member moves) goes through the ledger one operation at a time.
     slow = (

@@ -17,14 +17,18 @@ from sqlalchemy.orm import Session
 
 from patron.accounts.dependencies import Auth, in_one_thread
 from patron.accounts.service import Principal
+from patron.core import jobs
 from patron.core.deps import DB
 from patron.core.errors import InvalidInput
 from patron.core.time import local, utcnow
-from patron.loyalty import expiry, ledger, reports, rewards, service
+from patron.loyalty import earning, expiry, ledger, membership, reports, rewards, service, tasks
 from patron.loyalty.ledger import Outcome
 from patron.loyalty.schemas import (
+    ActionIn,
+    ActionOut,
     AdjustIn,
     Balance,
+    CancelIn,
     ClawbackIn,
     EarnIn,
     EntryOut,
@@ -39,7 +43,11 @@ from patron.loyalty.schemas import (
     RewardIn,
     RewardOut,
     RewardRedeemed,
+    RuleIn,
+    RuleOut,
+    RuleState,
     SettleOut,
+    TierPolicyIn,
 )
 
 router = APIRouter(prefix="/api/v1/loyalty", tags=["loyalty"])
@@ -56,6 +64,43 @@ def create_program(body: ProgramCreate, session: DB, who: Auth) -> Any:
 def list_programs(session: DB, who: Auth) -> Any:
     who.require("loyalty:read")
     return service.programs(session)
+
+
+@router.get("/programs/{code}/rules", response_model=list[RuleOut])
+def list_rules(code: str, session: DB, who: Auth) -> Any:
+    who.require("loyalty:read")
+    return earning.rule_rows(session, service.program(session, code))
+
+
+@router.post("/programs/{code}/rules", response_model=RuleOut, status_code=201)
+def add_rule(code: str, body: RuleIn, session: DB, who: Auth) -> Any:
+    """A new earning rule, checked with the program's other rules (422 ``loyalty_bad_rule``)."""
+    who.require("loyalty:admin")
+    return earning.add_rule(session, service.program(session, code), body.model_dump(exclude_none=True))
+
+
+@router.put("/programs/{code}/rules/{rule_id}/state", response_model=RuleOut)
+def set_rule_state(code: str, rule_id: int, body: RuleState, session: DB, who: Auth) -> Any:
+    who.require("loyalty:admin")
+    return earning.set_rule_active(session, service.program(session, code), rule_id, body.active)
+
+
+@router.get("/programs/{code}/tiers", response_model=TierPolicyIn | None)
+def get_tiers(code: str, session: DB, who: Auth) -> Any:
+    who.require("loyalty:read")
+    return service.program(session, code).tier_policy
+
+
+@router.put("/programs/{code}/tiers", response_model=TierPolicyIn)
+def set_tiers(code: str, body: TierPolicyIn, session: DB, who: Auth) -> Any:
+    """Set the program's tiers and review schedule (422 ``loyalty_bad_tiers`` says what is wrong);
+    a job (``loyalty.tiers``) then gives members without a tier theirs; the others move at their
+    next earn or review."""
+    who.require("loyalty:admin")
+    program = service.program(session, code)
+    membership.set_policy(session, program, body.model_dump())
+    jobs.enqueue(session, tasks.TIERS_JOB, {"program": code})
+    return program.tier_policy
 
 
 @router.get("/programs/{code}/members/{customer_id}", response_model=MemberOut)
@@ -94,6 +139,26 @@ async def earn(
         lambda s, who: ledger.earn(s, service.program(s, code), customer_id, body.points, key=key,
                                    source=body.source, source_ref=body.source_ref, lock=body.lock,
                                    actor=who.actor, now=utcnow()),
+    )  # fmt: skip
+
+
+@router.post("/programs/{code}/members/{customer_id}/actions/{action}", response_model=ActionOut)
+async def action(
+    code: str,
+    customer_id: int,
+    action: str,
+    body: ActionIn,
+    key: IdempotencyKey,
+    request: Request,
+    response: Response,
+) -> dict[str, Any]:
+    """The member did something the program rewards (signup, birthday, review, survey, checkin,
+    referral): its earning rules decide the points, with their caps and velocity limits; the
+    answer says what each rule gave and why (0 points when capped or too fast)."""
+    return await _operate(
+        request, response, "loyalty:write",
+        lambda s, who: earning.earn_action(s, service.program(s, code), customer_id, action, key=key,
+                                           ref=body.ref, actor=who.actor, now=utcnow()),
     )  # fmt: skip
 
 
@@ -193,6 +258,20 @@ def add_reward(code: str, body: RewardIn, session: DB, who: Auth) -> Any:
 def list_rewards(code: str, session: DB, who: Auth) -> Any:
     who.require("loyalty:read")
     return rewards.catalog(session, service.program(session, code))
+
+
+@router.post("/programs/{code}/members/{customer_id}/rewards/cancel", response_model=RewardRedeemed)
+async def cancel_reward(
+    code: str, customer_id: int, body: CancelIn, key: IdempotencyKey, request: Request, response: Response
+) -> dict[str, Any]:
+    """Cancel a reward taken, by its coupon: the points back to their lots, the unit back to
+    stock, the coupon void (409 ``reward_coupon_used`` when an order used it,
+    ``points_already_reversed`` when cancelled already: then nothing happened)."""
+    return await _operate(
+        request, response, "loyalty:write",
+        lambda s, who: rewards.cancel(s, service.program(s, code), customer_id, body.coupon_code, key=key,
+                                      actor=who.actor, now=utcnow()),
+    )  # fmt: skip
 
 
 @router.post("/programs/{code}/members/{customer_id}/rewards/{reward}", response_model=RewardRedeemed)

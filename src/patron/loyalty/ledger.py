@@ -24,7 +24,7 @@ may take more than is there only as a debt, said explicitly (``allow_debt``).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -394,6 +394,50 @@ def earn(
     _touch(session, program, account, now)
     outcome = _finish(session, account, op, written, lot=lot.id)
     membership.refresh(session, program, at=now, account_ids=[account.id])  # an upgrade is at once
+    return outcome
+
+
+def earn_decided(
+    session: Session,
+    program: LoyaltyProgram,
+    customer_id: int,
+    *,
+    key: str,
+    source: str,
+    source_ref: str | None,
+    decide: Callable[[PointsAccount], tuple[int, dict[str, Any]]],
+    actor: str = "system",
+    now: datetime,
+) -> Outcome:
+    """Points decided under the member's lock: ``decide`` gets the locked account and says how
+    many points (active at once) and what to add to the answer. An action's earning rules read
+    the member's earlier awards of capped rules, which must not change between reading and
+    writing. Nothing earned (0 points: capped, too fast, no rule) is recorded too, so the key
+    gives the same answer again; the request is what was asked (source and reference), not the
+    points decided."""
+    key = _check_key(key)
+    if source not in SOURCES:
+        raise InvalidInput(f"unknown source {source!r}", code="points_bad_source", data={"allowed": SOURCES})
+    asked = {"kind": "earn", "customer_id": customer_id, "source": source, "source_ref": source_ref,
+             "decided": True}  # fmt: skip
+    account, earlier = _begin(session, program, customer_id, key, asked, now)
+    if earlier is not None:
+        return Outcome(earlier.result, replayed=True)
+    points, extra = decide(account)
+    if points < 0:
+        raise ValueError(f"decided points must not be negative, got {points}")
+    op = _operation(session, program, account, {**asked, "points": points}, key=key, actor=actor, now=now)
+    op.request_hash = request_hash(asked)
+    written: list[PointsEntry] = []
+    lot = None
+    if points:
+        lot = _new_lot(session, program, account, op, points, now, lock_until=None)
+        written = [_entry(account, op, EntryKind.earn, now, lot=lot, growth=points, active=points)]
+        written += _repay(account, lot, op, program, now)
+        _touch(session, program, account, now)
+    outcome = _finish(session, account, op, written, lot=lot.id if lot else None, **extra)
+    if points:
+        membership.refresh(session, program, at=now, account_ids=[account.id])
     return outcome
 
 

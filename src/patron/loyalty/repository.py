@@ -321,6 +321,37 @@ def settle_batch(session: Session, now: datetime, ids: Sequence[int]) -> int:
     return entries.height
 
 
+# -- pre-expiry reminders (patron.loyalty.reminders) -----------------------------------------------
+
+
+def expiring(session: Session, program_id: int, after: datetime, until: datetime) -> pl.DataFrame:
+    """Per member of the program and expiry instant, the points left in their open lots (locked
+    or active, points left) that expire in ``(after, until]``: account_id, customer_id, balance
+    (the member's active points), expires_at, points. One statement over the expiry index, read
+    through the driver: under ``end_of_next_year`` every member of a million has points expiring
+    in December."""
+    conn = session.connection()
+    pg = conn.dialect.name == "postgresql"
+    rows = conn.exec_driver_sql(
+        "SELECT l.account_id, a.customer_id, a.active, l.expires_at, SUM(l.remaining) "  # noqa: S608
+        "FROM points_lots l JOIN points_accounts a ON a.id = l.account_id "
+        f"WHERE a.program_id = {int(program_id)} AND l.state IN ('active', 'locked') AND l.remaining > 0 "
+        f"AND l.expires_at > {bulk.sql_time(conn, after)} AND l.expires_at <= {bulk.sql_time(conn, until)} "
+        "GROUP BY l.account_id, a.customer_id, a.active, l.expires_at"
+    ).fetchall()
+    utc = pl.Datetime("us", "UTC")
+    schema: dict[str, Any] = {"account_id": pl.Int64, "customer_id": pl.Int64, "balance": pl.Int64,
+                              "expires_at": utc if pg else pl.Utf8, "points": pl.Int64}  # fmt: skip
+    frame = pl.DataFrame(rows, schema=schema, orient="row")
+    if not pg:  # SQLite keeps UTC times as naive text
+        frame = frame.with_columns(
+            pl.col("expires_at")
+            .str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us")
+            .dt.replace_time_zone("UTC")
+        )
+    return frame
+
+
 # -- earning in bulk (patron.loyalty.earning) ------------------------------------------------------
 
 
@@ -367,11 +398,12 @@ def lock_accounts(
             f"UPDATE points_accounts SET version = version + 1 WHERE program_id = {int(program_id)} "  # noqa: S608
             f'AND customer_id IN (SELECT customer_id FROM "{t}")'
         )
-        rows = conn.exec_driver_sql(
+        rows = bulk.fetch_all(
+            session,
             f'SELECT a.id, a.customer_id, a.debt, a.tier FROM points_accounts a JOIN "{t}" c '  # noqa: S608
-            f"ON c.customer_id = a.customer_id WHERE a.program_id = {int(program_id)}"
+            f"ON c.customer_id = a.customer_id WHERE a.program_id = {int(program_id)}",
         )
-        return {int(c): Member(int(i), int(c), int(d), t) for i, c, d, t in rows}
+        return {c: Member(i, c, d, tier) for i, c, d, tier in rows}
 
 
 def awards(session: Session, account_ids: Sequence[int], rule_names: Sequence[str]) -> pl.DataFrame:
@@ -392,10 +424,11 @@ def awards(session: Session, account_ids: Sequence[int], rule_names: Sequence[st
         bulk.staged(session, pl.DataFrame({"id": account_ids}, schema={"id": pl.Int64})) as ids,
         bulk.staged(session, names) as wanted,
     ):
-        rows = conn.exec_driver_sql(
+        rows = bulk.fetch_all(
+            session,
             f'SELECT w.account_id, w.rule, w.points, w.at FROM points_awards w JOIN "{ids}" i '  # noqa: S608
-            f'ON i.id = w.account_id JOIN "{wanted}" r ON r.rule = w.rule'
-        ).fetchall()
+            f'ON i.id = w.account_id JOIN "{wanted}" r ON r.rule = w.rule',
+        )
     frame = pl.DataFrame(rows, schema={**schema, "at": schema["at"] if pg else pl.Utf8}, orient="row")
     if not pg:  # SQLite keeps UTC times as naive text
         frame = frame.with_columns(
@@ -650,7 +683,9 @@ def redemptions_count(session: Session, account_id: int, reward_id: int) -> int:
     return int(
         session.scalar(
             select(func.count()).where(
-                RewardRedemption.account_id == account_id, RewardRedemption.reward_id == reward_id
+                RewardRedemption.account_id == account_id,
+                RewardRedemption.reward_id == reward_id,
+                RewardRedemption.cancelled_at.is_(None),
             )
         )
         or 0
@@ -667,3 +702,83 @@ def operation_account(session: Session, operation_id: int) -> int:
     return int(
         session.scalar(select(PointsOperation.account_id).where(PointsOperation.id == operation_id)) or 0
     )
+
+
+def redemptions_of(session: Session, account_id: int, limit: int) -> list[tuple[RewardRedemption, Reward]]:
+    """A member's rewards taken, latest first, with the reward."""
+    rows = session.execute(
+        select(RewardRedemption, Reward)
+        .join(Reward, Reward.id == RewardRedemption.reward_id)
+        .where(RewardRedemption.account_id == account_id)
+        .order_by(RewardRedemption.id.desc())
+        .limit(limit)
+    )
+    return [(r, w) for r, w in rows]
+
+
+def redemption_by_coupon(
+    session: Session, program_id: int, coupon_code: str
+) -> tuple[RewardRedemption, Reward, PointsOperation] | None:
+    """The reward taken with this coupon in the program, the reward and the redemption's operation."""
+    row = session.execute(
+        select(RewardRedemption, Reward, PointsOperation)
+        .join(Reward, Reward.id == RewardRedemption.reward_id)
+        .join(PointsOperation, PointsOperation.id == RewardRedemption.operation_id)
+        .where(Reward.program_id == program_id, RewardRedemption.coupon_code == coupon_code)
+    ).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def give_back_stock(session: Session, reward_id: int) -> None:
+    """One unit back to a reward's stock (a reward without stock stays without)."""
+    session.execute(
+        update(Reward)
+        .where(Reward.id == reward_id, Reward.stock.is_not(None))
+        .values(stock=Reward.stock + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def customers_with_points(session: Session, program_id: int, at_least: int, limit: int) -> list[int]:
+    """Customers of the program's members holding at least ``at_least`` active points, by customer."""
+    return list(
+        session.scalars(
+            select(PointsAccount.customer_id)
+            .where(PointsAccount.program_id == program_id, PointsAccount.active >= at_least)
+            .order_by(PointsAccount.customer_id)
+            .limit(limit)
+        )
+    )
+
+
+def members_among(
+    session: Session, program_id: int, customer_ids: Sequence[int]
+) -> list[tuple[int, str | None]]:
+    """Of these customers, those who are members of the program: (customer id, tier)."""
+    out: list[tuple[int, str | None]] = []
+    for part in chunked(list(customer_ids)):
+        out.extend(
+            (int(c), t)
+            for c, t in session.execute(
+                select(PointsAccount.customer_id, PointsAccount.tier)
+                .where(PointsAccount.program_id == program_id, PointsAccount.customer_id.in_(part))
+                .order_by(PointsAccount.customer_id)
+            )
+        )
+    return out
+
+
+def earned_on(session: Session, program_id: int, keys: Sequence[str]) -> dict[str, tuple[int, int, str]]:
+    """The crediting operations under ``keys`` that earned points: key -> (customer id, points,
+    order reference)."""
+    if not keys:
+        return {}
+    frame = pl.DataFrame({"key": list(keys)}, schema={"key": pl.Utf8})
+    with bulk.staged(session, frame) as t:
+        rows = bulk.fetch_all(
+            session,
+            "SELECT o.key, a.customer_id, o.points, o.source_ref FROM points_operations o "  # noqa: S608
+            f'JOIN "{t}" k ON o.key = k.key JOIN points_accounts a ON a.id = o.account_id '
+            f"WHERE o.program_id = {int(program_id)} AND o.points > 0",
+        )
+    return {key: (customer, points, ref) for key, customer, points, ref in rows}

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from patron.commerce import service as commerce
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.loyalty import ledger
 from patron.loyalty import repository as repo
@@ -97,3 +98,33 @@ def redeem(
         ),
     )
     return ledger.Outcome(_answer(spent.result, reward, redemption))
+
+
+def cancel(
+    session: Session,
+    program: LoyaltyProgram,
+    customer_id: int,
+    coupon: str,
+    *,
+    key: str,
+    actor: str,
+    now: datetime,
+) -> ledger.Outcome:
+    """Cancel a reward taken: its points go back to the lots they came from (a ledger reversal),
+    its unit back to stock, its coupon void. Refused, with nothing changed, when an order that was
+    not cancelled used the coupon (409 ``reward_coupon_used``) or it was cancelled already
+    (409 ``points_already_reversed``). Sent again with the same key, the same answer."""
+    found = repo.redemption_by_coupon(session, program.id, coupon.strip().upper())
+    if found is None:
+        raise NotFound(f"no reward taken with coupon {coupon!r}", code="reward_redemption_not_found")
+    redemption, reward, original = found
+    if redemption.cancelled_at is None and commerce.coupon_used(session, redemption.coupon_code):
+        raise Conflict(f"coupon {redemption.coupon_code} was used on an order", code="reward_coupon_used")
+    back = ledger.reverse(session, program, customer_id, of_key=original.key, key=key, actor=actor, now=now)
+    if not back.replayed:
+        redemption.cancelled_at = now
+        redemption.cancel_operation_id = back.result["operation"]
+        repo.give_back_stock(session, reward.id)
+        session.flush()
+    return ledger.Outcome({**back.result, "reward": reward.code, "coupon_code": redemption.coupon_code,
+                           "redemption": redemption.id}, replayed=back.replayed)  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +28,80 @@ class ProgramOut(ProgramCreate):
 
     id: int
     active: bool
+    tier_policy: dict[str, Any] | None = None
+
+
+class RuleIn(BaseModel):
+    """An earning rule (the fields of :class:`patron.loyalty.rules.Rule`; the kernel checks them)."""
+
+    name: str = Field(min_length=1, max_length=100)
+    kind: str
+    points: int
+    per_minor: int | None = None
+    currency: str | None = None
+    shops: list[str] | None = None
+    categories: list[str] | None = None
+    skus: list[str] | None = None
+    tier_multipliers: dict[str, float] | None = None
+    cap: int | None = None
+    cap_period: str | None = None
+    velocity: int | None = None
+    velocity_window_hours: int | None = None
+    stop: bool | None = None
+    position: int | None = None
+    active: bool | None = None
+    starts: datetime | None = None
+    ends: datetime | None = None
+
+
+class RuleOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    kind: str
+    points: int
+    per_minor: int
+    currency: str | None
+    shops: list[str]
+    categories: list[str]
+    skus: list[str]
+    tier_multipliers: dict[str, float]
+    cap: int | None
+    cap_period: str
+    velocity: int | None
+    velocity_window_hours: int
+    stop: bool
+    position: int
+    active: bool
+    starts: datetime | None
+    ends: datetime | None
+
+
+class RuleState(BaseModel):
+    active: bool
+
+
+class TierIn(BaseModel):
+    code: str = Field(min_length=1, max_length=50)
+    name_en: str = Field(min_length=1, max_length=100)
+    name_zh: str = Field(min_length=1, max_length=100)
+    rank: int
+    threshold: int
+    retain: int | None = None
+    benefits: dict[str, Any] = Field(default_factory=dict)
+
+
+class TierPolicyIn(BaseModel):
+    """A program's tiers (会员等级) and review schedule (see :mod:`patron.loyalty.tiers`)."""
+
+    basis: str = "growth"  # growth (成长值) or spend (rolling 12 months, minor units)
+    tiers: list[TierIn]
+    review: str = "anniversary"  # or fixed
+    review_months: int = 12
+    review_month: int = 1
+    review_day: int = 1
+    grace_days: int = 0
 
 
 class Balance(BaseModel):
@@ -65,6 +140,21 @@ class EarnIn(BaseModel):
     source: str = "order"
     source_ref: str | None = Field(default=None, max_length=100)
     lock: bool | None = None  # default: order points are locked for the return window
+
+
+class ActionIn(BaseModel):
+    ref: str | None = Field(default=None, max_length=100)  # the review's id, the referred friend, …
+
+
+class AwardOut(BaseModel):
+    rule: str
+    points: int
+    reason: str  # why the rule gave what it gave: awarded, capped, velocity, not_matching, …
+
+
+class ActionOut(OperationOut):
+    action: str
+    awards: list[AwardOut]
 
 
 class RedeemIn(BaseModel):
@@ -174,6 +264,10 @@ class RewardOut(RewardIn):
 
     id: int
     active: bool
+
+
+class CancelIn(BaseModel):
+    coupon_code: str = Field(min_length=1, max_length=40)
 
 
 class RewardRedeemed(OperationOut):

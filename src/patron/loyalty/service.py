@@ -15,7 +15,16 @@ from patron.core.time import utcnow
 from patron.customers import service as customers
 from patron.loyalty import expiry, ledger, membership, tiers
 from patron.loyalty import repository as repo
-from patron.models.loyalty import DebtRule, LoyaltyProgram, PointsAccount, PointsEntry, PointsLot, TierMove
+from patron.models.loyalty import (
+    DebtRule,
+    LoyaltyProgram,
+    PointsAccount,
+    PointsEntry,
+    PointsLot,
+    Reward,
+    RewardRedemption,
+    TierMove,
+)
 
 
 def create_program(session: Session, values: Mapping[str, Any]) -> LoyaltyProgram:
@@ -43,6 +52,33 @@ def program(session: Session, code: str) -> LoyaltyProgram:
 
 def programs(session: Session) -> list[LoyaltyProgram]:
     return repo.programs(session)
+
+
+@dataclass
+class Standing:
+    """A program at a glance: its members and the points they hold."""
+
+    program: LoyaltyProgram
+    members: int
+    active: int
+    locked: int
+    debt: int
+
+
+def standings(session: Session) -> list[Standing]:
+    return [Standing(p, *repo.balances(session, p.id)) for p in repo.programs(session)]
+
+
+def customers_with_points(
+    session: Session, program: LoyaltyProgram, at_least: int, *, limit: int = 10_000
+) -> list[int]:
+    """The customers who could spend ``at_least`` points now (say, afford a reward)."""
+    return repo.customers_with_points(session, program.id, at_least, limit)
+
+
+def tier_counts(session: Session, program: LoyaltyProgram) -> dict[str, int]:
+    """Members by tier code."""
+    return repo.tier_counts(session, program.id)
 
 
 @dataclass
@@ -111,6 +147,9 @@ class Membership:
     tier: tiers.Tier | None
     progress: tiers.Progress | None
     moves: list[TierMove]
+    basis: str  # what the tiers are on: growth (成长值) or spend (minor units)
+    rewards: list[tuple[RewardRedemption, Reward]]  # latest rewards taken, with their coupons
+    catalog: list[Reward]  # what the member could take
 
 
 def memberships(session: Session, customer_id: int, *, at: datetime | None = None) -> list[Membership]:
@@ -132,6 +171,9 @@ def memberships(session: Session, customer_id: int, *, at: datetime | None = Non
                 tier=tier,
                 progress=membership.progress(session, prog, account, at),
                 moves=membership.moves_of(session, account.id, limit=5),
+                basis=membership.basis_of(prog),
+                rewards=repo.redemptions_of(session, account.id, 5),
+                catalog=[r for r in repo.rewards(session, prog.id) if r.active],
             )
         )
     return out
@@ -149,3 +191,49 @@ def tier_name(program: LoyaltyProgram, code: str | None, lang: str) -> str:
 def last_day(expires_at: datetime, timezone: str) -> date:
     """The last local day points expiring at ``expires_at`` can be spent on (what people read)."""
     return expiry.last_valid_day(expires_at, timezone)
+
+
+# -- tier benefits (docs/loyalty.md, "Tiers") ------------------------------------------------------
+
+
+def _strength(key: str, value: object) -> float | None:
+    """How strong a benefit value is, higher is stronger; ``None`` when it cannot be compared
+    (a reward code, a key Patron does not know)."""
+    if key == "priority_service" and isinstance(value, str):
+        return float(membership.PRIORITIES.index(value))
+    if isinstance(value, bool):
+        return float(value) if key == "free_shipping" else None
+    if key in ("discount_rate", "points_multiplier", "birthday_gift") and isinstance(value, int | float):
+        return float(value)
+    return None
+
+
+def benefits(session: Session, customer_id: int) -> dict[str, object]:
+    """The tier benefits the customer enjoys: those of their current tier in every active program
+    they are a member of that has a tier policy, combined. A benefit several programs give keeps
+    its strongest value: the highest ``discount_rate``, ``points_multiplier`` and
+    ``priority_service`` (by :data:`.membership.PRIORITIES`), ``free_shipping`` when any gives
+    it, the most ``birthday_gift`` points (a reward code cannot be compared: the earlier
+    program's gift stands); other keys keep the value of the earliest program (by program id).
+    A value of the wrong kind for its key is left out. Empty for a customer who is no member, or
+    has no tier anywhere."""
+    customer = customers.get(session, customer_id)  # follows merges; NotFound for a stranger
+    out: dict[str, object] = {}
+    for account in repo.accounts_of_customer(session, customer.id):  # by program id
+        if account.tier is None:
+            continue
+        prog = repo.get_program(session, account.program_id)
+        policy = membership.policy_of(prog) if prog is not None and prog.active else None
+        tier = next((t for t in policy.tiers if t.code == account.tier), None) if policy else None
+        if tier is None:  # no policy (any more), or a tier the policy no longer has
+            continue
+        for key, value in tier.benefits.items():
+            if not membership.benefit_fits(key, value):
+                continue
+            if key not in out:
+                out[key] = value
+                continue
+            held, other = _strength(key, out[key]), _strength(key, value)
+            if held is not None and other is not None and other > held:
+                out[key] = value
+    return out

@@ -304,5 +304,8 @@ class RewardRedemption(Base):
     operation_id: Mapped[int] = mapped_column(BigID, ForeignKey("points_operations.id"), unique=True)
     coupon_code: Mapped[str] = mapped_column(String(40), unique=True)
     created_at: Mapped[datetime] = created_at_column()
+    # Cancelled: the points went back (a reversal operation), the unit back to stock, the coupon void.
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancel_operation_id: Mapped[int | None] = mapped_column(BigID, ForeignKey("points_operations.id"))
 
     __table_args__ = (Index("ix_loyalty_reward_redemptions_member", "account_id", "reward_id"),)

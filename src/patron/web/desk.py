@@ -323,7 +323,7 @@ def describe(event: TicketEvent, users: dict[int, str], lang: str) -> str:
                 "before": name("ticket.category", d.get("from")),
                 "after": name("ticket.category", d.get("to")),
             }
-        case "escalated":
+        case "escalated" | "member_priority":
             values = {
                 "before": name("ticket.priority", d.get("from")),
                 "after": name("ticket.priority", d.get("to")),

@@ -31,7 +31,7 @@ from patron.loyalty import service as loyalty
 from patron.scoring import reports, tiering
 from patron.scoring import service as scoring
 from patron.web import analytics
-from patron.web.i18n import LANGUAGES, label, pick_language, translate
+from patron.web.i18n import LANGUAGES, MESSAGES, label, pick_language, translate
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -284,6 +284,7 @@ def customer_360(customer_id: int, request: Request, session: DB, who: WebUser) 
         loyalty=loyalty.memberships(session, customer_id) if who.can("loyalty:read") else [],
         tier_name=lambda program, code: loyalty.tier_name(program, code, _lang(request)),
         last_day=lambda at, tz: loyalty.last_day(at, tz).isoformat(),
+        known_errors=MESSAGES,
         scores=scores,
         tier_moves=tiering.changes(session, customer_id=customer_id, limit=6),
         score_label=lambda key: explain_label(key, _lang(request)) if key else "—",

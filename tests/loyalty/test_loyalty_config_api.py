@@ -1,0 +1,73 @@
+"""A program's configuration over the API on both databases: earning rules added (checked with
+the program's other rules), listed and switched off; tiers set (checked whole), then members
+placed by the queued job; a key without ``loyalty:admin`` changes nothing."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import Engine
+from test_concurrency import Live, live
+from test_ledger import members, run
+from test_membership import TIERS
+
+from conftest import api_key, run_jobs, table_rows
+from patron.core.time import utcnow
+
+__all__ = ["live", "members"]
+RULES = "/api/v1/loyalty/programs/lenient/rules"
+TIERS_URL = "/api/v1/loyalty/programs/lenient/tiers"
+
+
+def test_rules_are_added_listed_and_switched_off(live: Live) -> None:
+    with httpx.Client(base_url=live.url, headers=live.headers) as http:
+        made = http.post(RULES, json={"name": "standard", "kind": "spend", "points": 1, "position": 2})
+        assert made.status_code == 201
+        rule = made.json()
+        assert (rule["name"], rule["per_minor"], rule["cap_period"], rule["active"]) == (
+            "standard",
+            100,
+            "month",
+            True,
+        )
+        twin = http.post(RULES, json={"name": "standard", "kind": "spend", "points": 2})
+        assert twin.status_code == 400
+        assert twin.json()["error"] == "loyalty_bad_rule"
+        bad = http.post(RULES, json={"name": "signup", "kind": "dance", "points": 5})
+        assert (bad.status_code, bad.json()["error"]) == (400, "loyalty_bad_rule")
+        off = http.put(f"{RULES}/{rule['id']}/state", json={"active": False})
+        assert (off.status_code, off.json()["active"]) == (200, False)
+        assert [(r["name"], r["active"]) for r in http.get(RULES).json()] == [("standard", False)]
+        assert (
+            http.put(f"{RULES}/999/state", json={"active": True}).json()["error"] == "loyalty_rule_not_found"
+        )
+
+
+def test_tiers_are_set_and_members_placed_by_the_job(live: Live, engine: Engine) -> None:
+    run(live.engine, "earn", live.ada, 1200, source="review", program="lenient", key="e1", now=utcnow())
+    with httpx.Client(base_url=live.url, headers=live.headers) as http:
+        assert http.get(TIERS_URL).json() is None
+        bad = http.put(TIERS_URL, json={**TIERS, "tiers": TIERS["tiers"][1:]})
+        assert (bad.status_code, bad.json()["error"]) == (400, "loyalty_bad_tiers")
+        assert "exactly one tier must have threshold 0" in bad.json()["detail"]
+        done = http.put(TIERS_URL, json=TIERS)
+        assert done.status_code == 200
+        assert done.json()["basis"] == "growth"
+        assert [t["code"] for t in http.get(TIERS_URL).json()["tiers"]] == ["member", "silver", "gold"]
+    assert (
+        table_rows(engine, "SELECT name, args FROM jobs WHERE name = 'loyalty.tiers'")[0][0]
+        == "loyalty.tiers"
+    )
+    assert table_rows(engine, "SELECT COUNT(*) FROM tier_moves") == [(0,)]
+    assert run_jobs(engine) == 1
+    assert table_rows(engine, "SELECT to_tier, reason, value FROM tier_moves") == [("silver", "joined", 1200)]
+    assert run_jobs(engine) == 0
+
+
+def test_a_reader_cannot_change_the_configuration(live: Live, engine: Engine) -> None:
+    reader = api_key(engine, "read_only", ["loyalty:read"])
+    with httpx.Client(base_url=live.url, headers=reader) as http:
+        assert http.post(RULES, json={"name": "standard", "kind": "spend", "points": 1}).status_code == 403
+        assert http.put(TIERS_URL, json=TIERS).status_code == 403
+        assert http.get(RULES).json() == []
+    assert table_rows(engine, "SELECT COUNT(*) FROM jobs") == [(0,)]
+    assert table_rows(engine, "SELECT tier_policy FROM loyalty_programs WHERE code = 'lenient'") == [(None,)]
