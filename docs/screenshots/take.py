@@ -1,4 +1,4 @@
-"""Take the docs screenshots of the Analytics page from the demo shop (not the 4-customer test shop).
+"""Take the docs screenshots of the Analytics and Loyalty pages from the demo shop (not the test shop).
 
 What it does, all in a temporary directory that is removed at the end (also on failure):
 
@@ -13,6 +13,8 @@ What it does, all in a temporary directory that is removed at the end (also on f
    * ``customer-360-scored-en.png`` and ``-zh.png`` -- the 360 page of a customer from the
      "most valuable customers" list who has several orders;
    * ``customers-drilldown-en.png`` -- the customer list behind one cell of the RFM grid;
+   * ``loyalty-demo-report-en.png`` and ``-zh.png`` -- the demo loyalty program's report (two
+     years of points issued, redeemed and expired, members by tier);
 
 4. stops the server.
 
@@ -264,6 +266,15 @@ def take(url: str, out: Path) -> None:
             if not page.locator("#drill").count():
                 raise RuntimeError(f"{drill} shows no drill-down chip")
             shoot(page, out / "customers-drilldown-en.png")
+
+            # The demo's loyalty program: two years of points issued, redeemed and expired.
+            visit(page, "/loyalty/club")
+            if not page.locator("#flows").count():
+                raise RuntimeError("the loyalty report shows no points flows (#flows)")
+            shoot(page, out / "loyalty-demo-report-en.png")
+            switch_language(page, "zh")
+            shoot(page, out / "loyalty-demo-report-zh.png")
+            switch_language(page, "en")
             ctx.close()
         finally:
             browser.close()

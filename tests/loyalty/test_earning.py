@@ -186,10 +186,14 @@ def test_tiers_on_rolling_12_month_spend(engine: Engine, shop: dict[str, int]) -
         assert ada.progress is not None
         assert (ada.progress.value, ada.progress.to_retain) == (33_550, 6_450)
         # The review a year after joining: the orders of March 2026 are out of the window by then.
-        assert membership.refresh(s, club, at=NOW + timedelta(days=366)) == 2
+        # Bob's review keeps him in the lowest tier: his next review moves, no move is recorded.
+        assert membership.refresh(s, club, at=NOW + timedelta(days=366)) == 1
     assert table_rows(engine, "SELECT to_tier, reason, value FROM tier_moves ORDER BY id")[2:] == [
-        ("member", "downgraded", 0), ("member", "retained", 0)
+        ("member", "downgraded", 0)
     ]  # fmt: skip
+    [(review,)] = table_rows(engine, "SELECT tier_review_at FROM points_accounts a JOIN customers c "
+                                     "ON c.id = a.customer_id WHERE c.name = 'Bob'")  # fmt: skip
+    assert utc(review) == "2028-03-10 04:00:00"
 
 
 def test_a_tier_policy_is_checked_whole(engine: Engine, shop: dict[str, int]) -> None:

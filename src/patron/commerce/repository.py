@@ -231,11 +231,12 @@ def coupon_used(session: Session, code: str) -> bool:
 def refunds_page(
     session: Session, *, shop_id: int | None, after_id: int, limit: int, before: datetime
 ) -> list[tuple[int, int, int, int]]:
-    """Refunds on an order, rejected and cancelled ones aside, asked for before ``before``, after
-    ``after_id`` (by id, ``limit`` of them): (refund id, order id, amount, the order's total), all
-    in minor units."""
+    """Refunds on an order, rejected and cancelled ones aside, asked for (else completed) before
+    ``before``, after ``after_id`` (by id, ``limit`` of them): (refund id, order id, amount, the
+    order's total), all in minor units."""
     shop = f"AND r.shop_id = {int(shop_id)} " if shop_id is not None else ""
-    shop += f"AND COALESCE(r.requested_at, r.created_at) < {bulk.sql_time(session.connection(), before)} "
+    asked = "COALESCE(r.requested_at, r.completed_at, r.created_at)"  # some exports have no request time
+    shop += f"AND {asked} < {bulk.sql_time(session.connection(), before)} "
     return bulk.fetch_all(
         session,
         "SELECT r.id, r.order_id, r.amount_minor, o.total_minor FROM refunds r "  # noqa: S608

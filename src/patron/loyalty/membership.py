@@ -164,7 +164,8 @@ def refresh(
     session: Session, program: LoyaltyProgram, *, at: datetime, account_ids: Sequence[int] | None = None
 ) -> int:
     """Decide the tier of the given members (default: every member whose review is due, and
-    those without a tier yet); how many decisions changed something."""
+    those without a tier yet); how many moves were recorded (a review that keeps a member in the
+    lowest tier moves their next review date only, and is not recorded)."""
     policy = policy_of(program)
     if policy is None:
         return 0
@@ -183,6 +184,8 @@ def refresh(
         new = decision.standing
         account.tier, account.tier_since = new.tier, new.since
         account.tier_review_at, account.tier_grace_until = new.review_at, new.grace_until
+        if decision.reason == "retained" and new.tier == policy.tiers[0].code:
+            continue  # the lowest tier is always kept: its review is no move (nor 保级) to report
         session.add(TierMove(account_id=account.id, from_tier=decision.from_tier, to_tier=decision.to_tier,
                              reason=decision.reason, value=value, at=at))  # fmt: skip
         moves += 1
