@@ -199,6 +199,54 @@ def test_under_write_off_spent_points_are_forgiven_on_record(engine: Engine, mem
     ) == [("write_off", 60, -60)]
 
 
+def test_under_write_off_a_reversal_does_not_give_back_points_a_refund_forgave(
+    engine: Engine, members: dict[str, int]
+) -> None:
+    """150 points (100 for order A1, 50 for a review), 120 spent (A1's 100 first, then 20 of the
+    review's), then 60 of A1 refunded: 60 of its spent points written off. Undoing the
+    redemption gives back the 120 less the 60 the refund forgave: the member has what they would
+    have had without the redemption (150 - 60 = 90)."""
+    ada = members["Ada"]
+    run(engine, "earn", ada, 100, source="order", source_ref="A1", program="lenient", lock=False, key="o")
+    run(engine, "earn", ada, 50, source="review", program="lenient", key="rv", now=T0 + timedelta(seconds=1))
+    run(engine, "redeem", ada, 120, program="lenient", key="spend", now=T0 + timedelta(seconds=2))
+    run(
+        engine,
+        "clawback",
+        ada,
+        60,
+        order_ref="A1",
+        key="refund",
+        program="lenient",
+        now=T0 + timedelta(seconds=3),
+    )
+    r = run(engine, "reverse", ada, of_key="spend", key="undo", actor="user:1", program="lenient",
+            now=T0 + timedelta(seconds=4))  # fmt: skip
+    assert [(e["kind"], e["active"]) for e in r["entries"]] == [
+        ("reversal", 100),
+        ("clawback", -60),
+        ("reversal", 20),
+    ]
+    assert r["balance"] == {"active": 90, "locked": 0, "debt": 0, "growth": 90}
+    assert state(engine, ada, "lenient")[1] == [(100, 40, "active"), (50, 50, "active")]
+    # Taken back once: a second refund of the rest of A1 takes its 40 left, nothing is forgiven twice.
+    r = run(
+        engine,
+        "clawback",
+        ada,
+        40,
+        order_ref="A1",
+        key="refund-2",
+        program="lenient",
+        now=T0 + timedelta(seconds=5),
+    )
+    assert r["balance"] == {"active": 50, "locked": 0, "debt": 0, "growth": 50}
+    with session_scope(engine) as s:
+        account = service.member(s, "lenient", ada).account
+        assert account is not None
+        assert repo.written_off_unrecovered(s, account.id, "A1") == 0
+
+
 def test_an_administrator_takes_more_only_as_an_explicit_debt(
     engine: Engine, members: dict[str, int]
 ) -> None:

@@ -98,6 +98,7 @@ class Member:
     growth: int = 0
     clawed: dict[str, int] = field(default_factory=dict)
     charged: dict[str, int] = field(default_factory=dict)  # spent points of an order its refunds charged
+    forgiven: dict[str, int] = field(default_factory=dict)  # written off, not taken back by a reversal yet
 
     def open_lots(self) -> list[Lot]:
         return sorted((lot for lot in self.lots.values() if lot.state != "closed"), key=Lot.spending_order)
@@ -283,12 +284,15 @@ class LedgerMachine(RuleBasedStateMachine):
 
     # -- rules ---------------------------------------------------------------------------------------
 
-    def _earn(self, who: str, points: int, source: str, ref: str | None) -> Op:
-        kwargs = {"points": points, "source": source, "source_ref": ref}
+    def _earn(self, who: str, points: int, source: str, ref: str | None, lock: bool | None = None) -> Op:
+        kwargs: dict[str, Any] = {"points": points, "source": source, "source_ref": ref}
+        if lock is not None:
+            kwargs["lock"] = lock
         member = self.settled_copy(who)
         now = self.now
         op = self.accepted("earn", who, kwargs, member)
-        lot = member.new_lot(op.result["lot"], points, now, locked=source == "order", ref=ref)
+        locked = source == "order" if lock is None else lock
+        lot = member.new_lot(op.result["lot"], points, now, locked=locked, ref=ref)
         member.growth += points
         member.repay(lot)
         assert op.result["balance"] == member.balance()
@@ -301,6 +305,11 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(targets=(done, orders), who=WHO, points=st.integers(1, 200))
     def earn_on_an_order(self, who: str, points: int) -> Op:
         return self._earn(who, points, "order", f"O{next(self.refs)}")
+
+    @rule(targets=(done, orders), who=WHO, points=st.integers(1, 200))
+    def earn_on_an_order_older_than_the_return_window(self, who: str, points: int) -> Op:
+        """Active at once: spendable, then refunded, then the redemption undone."""
+        return self._earn(who, points, "order", f"O{next(self.refs)}", lock=False)
 
     @rule(target=done, order=orders, points=st.integers(1, 200))
     def earn_again_on_the_same_order(self, order: Op, points: int) -> Op:
@@ -401,6 +410,8 @@ class LedgerMachine(RuleBasedStateMachine):
         member.charged[ref] = member.charged.get(ref, 0) + owed
         if member.offset:
             member.debt += owed
+        else:
+            member.forgiven[ref] = member.forgiven.get(ref, 0) + owed
         member.growth -= due
         member.clawed[ref] = member.clawed.get(ref, 0) + due
         assert op.result["balance"] == member.balance()
@@ -435,7 +446,14 @@ class LedgerMachine(RuleBasedStateMachine):
             lot.remaining += taken
             lot.spent -= taken
             lot.state = "active"
-            if lot.expires > self.now:  # points that expired meanwhile repay nothing
+            # Under write_off, points of an order whose refund forgave them as spent are taken
+            # back at once: the member gets back only what the refund left them.
+            forgiven = member.forgiven.get(lot.ref, 0) if lot.ref is not None else 0
+            if forgiven and lot.ref is not None:
+                back = min(forgiven, taken)
+                Member.take(lot, back)
+                member.forgiven[lot.ref] = forgiven - back
+            if lot.state == "active" and lot.expires > self.now:  # expired points repay nothing
                 member.repay(lot)
         member.settle(self.now)  # a lot that expired meanwhile expires again at once
         record.reversed = True

@@ -584,7 +584,9 @@ def reverse(
     now: datetime,
 ) -> Outcome:
     """Undo a redemption (a reward cancelled): its points go back to the lots they came from,
-    with those lots' expiry (a lot that expired meanwhile expires again at once)."""
+    with those lots' expiry (a lot that expired meanwhile expires again at once). Points of an
+    order refunded since whose refund wrote them off as spent (``write_off``) are taken back at
+    once (a ``clawback`` line): the member gets back only what the refund left them."""
     key = _check_key(key)
     request = {"kind": "reversal", "customer_id": customer_id, "points": 0, "of": of_key}
     account, earlier = _begin(session, program, customer_id, key, request, now)
@@ -604,13 +606,27 @@ def reverse(
     op.request_hash = request_hash(request)
     lots = repo.lots(session, [e.lot_id for e in spent if e.lot_id is not None])
     written: list[PointsEntry] = []
+    forgiven: dict[str, int] = {}  # order -> spent points its refunds wrote off, not yet taken back
     for e in spent:
         lot = lots[e.lot_id] if e.lot_id is not None else None
         assert lot is not None
         lot.remaining -= e.active_delta  # the delta is negative: the points come back
         lot.state = LotState.active
         written.append(_entry(account, op, EntryKind.reversal, now, lot=lot, active=-e.active_delta))
-        if lot.expires_at is None or lot.expires_at > now:  # expired points repay nothing
+        if program.debt_rule == DebtRule.write_off and lot.source == "order" and lot.source_ref:
+            # Points of an order refunded since, which its refund wrote off as spent: the
+            # member does not get them back (under ``offset`` the debt takes them instead).
+            ref = lot.source_ref
+            if ref not in forgiven:
+                forgiven[ref] = repo.written_off_unrecovered(session, account.id, ref)
+            take = min(forgiven[ref], -e.active_delta)
+            if take > 0:
+                forgiven[ref] -= take
+                lot.remaining -= take
+                written.append(_entry(account, op, EntryKind.clawback, now, lot=lot, active=-take))
+        if lot.remaining == 0:
+            lot.state = LotState.closed
+        elif lot.expires_at is None or lot.expires_at > now:  # expired points repay nothing
             written += _repay(account, lot, op, program, now)
     original.reversed_by_id = op.id
     repo.add_all(session, written)

@@ -782,3 +782,31 @@ def earned_on(session: Session, program_id: int, keys: Sequence[str]) -> dict[st
             f"WHERE o.program_id = {int(program_id)} AND o.points > 0",
         )
     return {key: (customer, points, ref) for key, customer, points, ref in rows}
+
+
+def written_off_unrecovered(session: Session, account_id: int, order_ref: str) -> int:
+    """Spent points of order ``order_ref`` that its refunds wrote off (``write_off``), less those
+    taken back since from points a reversal returned to the order's lots."""
+    written = session.scalar(
+        select(func.coalesce(func.sum(PointsEntry.points), 0))
+        .join(PointsOperation, PointsOperation.id == PointsEntry.operation_id)
+        .where(
+            PointsOperation.account_id == account_id,
+            PointsOperation.kind == "clawback",
+            PointsOperation.source_ref == order_ref,
+            PointsEntry.kind == "write_off",
+        )
+    )
+    recovered = session.scalar(
+        select(func.coalesce(func.sum(PointsEntry.active_delta), 0))
+        .join(PointsOperation, PointsOperation.id == PointsEntry.operation_id)
+        .join(PointsLot, PointsLot.id == PointsEntry.lot_id)
+        .where(
+            PointsOperation.account_id == account_id,
+            PointsOperation.kind == "reversal",
+            PointsEntry.kind == "clawback",
+            PointsLot.source == "order",
+            PointsLot.source_ref == order_ref,
+        )
+    )
+    return int(written or 0) + int(recovered or 0)
