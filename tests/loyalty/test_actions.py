@@ -101,13 +101,18 @@ def test_an_action_s_key_answers_the_same(engine: Engine, club: dict[str, int]) 
         ledger.earn(s, service.program(s, "club"), ada, 5, key="k", source="checkin", now=T0)
 
 
-def test_check_ins_at_once_never_pass_the_cap(live: Live, engine: Engine, members: dict[str, int]) -> None:
+@pytest.mark.parametrize("action", ["checkin", "review"])
+def test_actions_at_once_never_pass_a_cap_or_a_velocity_limit(
+    live: Live, engine: Engine, members: dict[str, int], action: str
+) -> None:
+    """20 check-ins (5 each, at most 10 a day) or 20 reviews (at most 2 in 24 hours) at once."""
     with session_scope(engine) as s:
-        earning.add_rule(s, service.program(s, "club"), RULES[1])
-    path = f"/api/v1/loyalty/programs/club/members/{live.ada}/actions/checkin"
-    responses = post_many(live, [(path, f"tap-{i}", {"ref": None}) for i in range(20)])
+        earning.add_rule(s, service.program(s, "club"), RULES[1] if action == "checkin" else RULES[2])
+    path = f"/api/v1/loyalty/programs/club/members/{live.ada}/actions/{action}"
+    responses = post_many(live, [(path, f"tap-{i}", {"ref": f"r{i}"}) for i in range(20)])
     assert {r.status_code for r in responses} == {200}
-    assert sorted(r.json()["points"] for r in responses) == [0] * 18 + [5, 5]
-    assert table_rows(engine, "SELECT SUM(points) FROM points_awards") == [(10,)]
+    each = 5 if action == "checkin" else 20
+    assert sorted(r.json()["points"] for r in responses) == [0] * 18 + [each, each]
+    assert table_rows(engine, "SELECT SUM(points), COUNT(*) FROM points_awards") == [(2 * each, 2)]
     with session_scope(engine) as s:
-        assert service.member(s, "club", live.ada).balance["active"] == 10
+        assert service.member(s, "club", live.ada).balance["active"] == 2 * each

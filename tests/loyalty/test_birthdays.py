@@ -85,3 +85,21 @@ def test_29_february_birthdays_and_gifts_that_are_not_points(engine: Engine, bor
     assert [key for _, key, _ in birthday_points(engine)] == [
         f"birthday:2026:{bob}", f"birthday-gift:2026:{bob}", f"birthday:2028:{bob}"
     ]  # fmt: skip
+
+
+def test_the_gift_is_the_tier_s_after_the_birthday_points_and_a_rerun_changes_nothing(
+    engine: Engine, born: dict[str, int]
+) -> None:
+    """The birthday's 50 points lift Ada (10 growth) to silver (50): silver's gift of 100 is hers;
+    run again that day, nothing more and no error, though her tier is not the one she had."""
+    policy = {**TIERS, "tiers": [TIERS["tiers"][0], {"code": "silver", "name_en": "Silver", "name_zh": "银卡",
+                                                       "rank": 1, "threshold": 50,
+                                                       "benefits": {"birthday_gift": 100}}]}  # fmt: skip
+    with session_scope(engine) as s:
+        membership.set_policy(s, service.program(s, "club"), policy)
+    day = datetime(2026, 1, 20, 4, tzinfo=UTC)  # Ada's 10 points are still there (30-day expiry)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE customers SET birthday = '1990-01-20' WHERE name = 'Ada'"))
+    assert celebrate(engine, day) == {"members": 1, "points": 150}
+    assert celebrate(engine, day) == {"members": 1, "points": 0}
+    assert [p for _, _, p in birthday_points(engine)] == [50, 100]

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
-from test_ledger import state
+from sqlalchemy import Engine, text
+from test_ledger import run, state
 
 from conftest import table_rows, utc, write_csv
 from patron.commerce import service as commerce
@@ -224,27 +224,34 @@ def refund(engine: Engine, ext: str, order: str, amount: int, status: str, at: d
 
 def claw(engine: Engine, at: datetime) -> int:
     with session_scope(engine) as s:
-        return earning.claw_back_refunds(s, service.program(s, "club"), now=at)
+        return sum(earning.claw_back_refunds(s, service.program(s, "club"), now=at))
 
 
 def test_refunds_take_back_the_points_of_the_amount_refunded(engine: Engine, shop: dict[str, int]) -> None:
     credit(engine)  # A1 (235.50 yuan) earned 400 active; A2 (300.00) 100 locked
     refund(engine, "R1", "A2", 15_000, "completed", NOW)  # half of A2: 50 of its 100
-    refund(engine, "R2", "A1", 5_000, "rejected", NOW)  # rejected: nothing
-    refund(engine, "R3", "A1", 11_775, "approved", NOW)  # half of A1: 200 of its 400
+    refund(engine, "R2", "A1", 5_000, "rejected", NOW)  # rejected: never anything
+    refund(engine, "R3", "A1", 11_775, "approved", NOW)  # half of A1, not paid back yet: waits
     refund(engine, "R4", "A2", 15_000, "completed", NOW + timedelta(hours=2))  # not asked for yet
     refund(engine, "R5", "B3", 80, "completed", NOW)  # B3 earned nothing
-    assert claw(engine, NOW + timedelta(hours=1)) == 250
+    assert claw(engine, NOW + timedelta(hours=1)) == 50
     assert state(engine, shop["Ada"]) == (
-        {"active": 200, "locked": 50, "debt": 0, "growth": 250},
-        [(400, 200, "active"), (100, 50, "locked")],
+        {"active": 400, "locked": 50, "debt": 0, "growth": 450},
+        [(400, 400, "active"), (100, 50, "locked")],
     )
     assert claw(engine, NOW + timedelta(hours=1)) == 0  # run again: nothing
+    with engine.begin() as conn:  # R3's money went back
+        conn.execute(text("UPDATE refunds SET status = 'completed' WHERE external_id = 'R3'"))
+    assert claw(engine, NOW + timedelta(hours=1)) == 200  # half of A1's 400
+    # A clawback made by hand over the API counts: the job never takes the same points twice.
+    run(engine, "clawback", shop["Ada"], 100, order_ref="A1", key="by-hand", now=NOW + timedelta(hours=1))
+    refund(engine, "R7", "A1", 2_355, "completed", NOW)  # 60 % refunded in all: 240 owed, 300 taken
+    assert claw(engine, NOW + timedelta(hours=2)) == 0
     assert claw(engine, NOW + timedelta(hours=3)) == 50  # R4: the rest of A2
     refund(engine, "R6", "A2", 30_000, "completed", NOW)  # more than was paid: nothing left to take
     assert claw(engine, NOW + timedelta(hours=4)) == 0
     keys = table_rows(engine, "SELECT key, points FROM points_operations WHERE kind = 'clawback' ORDER BY id")
     ids = dict(table_rows(engine, "SELECT external_id, id FROM refunds"))
-    assert keys == [(f"refund:{ids['R1']}", 50), (f"refund:{ids['R3']}", 200), (f"refund:{ids['R4']}", 50),
-                    (f"refund:{ids['R6']}", 100)]  # fmt: skip
-    assert state(engine, shop["Ada"])[0] == {"active": 200, "locked": 0, "debt": 0, "growth": 200}
+    assert keys == [(f"refund:{ids['R1']}", 50), (f"refund:{ids['R3']}", 200), ("by-hand", 100),
+                    (f"refund:{ids['R4']}", 50)]  # fmt: skip
+    assert state(engine, shop["Ada"])[0] == {"active": 100, "locked": 0, "debt": 0, "growth": 100}

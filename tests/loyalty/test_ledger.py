@@ -409,3 +409,23 @@ def test_a_reversal_into_an_expired_lot_repays_no_debt(engine: Engine, members: 
     r = run(engine, "reverse", bob, of_key="gift", key="undo", actor="user:1", now=T0 + timedelta(days=41))
     assert [(e["kind"], e["active"]) for e in r["entries"]] == [("reversal", 100)]
     assert r["balance"] == {"active": 0, "locked": 0, "debt": 50, "growth": 100}
+
+
+def test_merging_customers_who_are_both_members(engine: Engine, members: dict[str, int]) -> None:
+    """Bob merged into Ada: his account in ``club``, where Ada has one, stays his (not combined,
+    nothing lost); his account in ``lenient``, where she has none, becomes hers; undone exactly."""
+    from patron.customers import service as customers
+
+    ada, bob = members["Ada"], members["Bob"]
+    run(engine, "earn", ada, 10, source="review", key="a")
+    run(engine, "earn", bob, 20, source="review", key="b")
+    run(engine, "earn", bob, 30, source="review", key="b2", program="lenient")
+    with session_scope(engine) as s:
+        record = customers.merge(s, ada, bob, reason="same person", actor="user:1")
+        merge_id = record.id
+    accounts = "SELECT p.code, a.customer_id, a.active FROM points_accounts a JOIN loyalty_programs p " \
+               "ON p.id = a.program_id ORDER BY p.code, a.customer_id"  # fmt: skip
+    assert table_rows(engine, accounts) == [("club", ada, 10), ("club", bob, 20), ("lenient", ada, 30)]
+    with session_scope(engine) as s:
+        customers.unmerge(s, merge_id, actor="user:1")
+    assert table_rows(engine, accounts) == [("club", ada, 10), ("club", bob, 20), ("lenient", bob, 30)]

@@ -83,7 +83,11 @@ def tiers_command(
     with session_scope() as s:
         prog = service.program(s, program)
         policy = membership.set_policy(s, prog, values)
-        moves = membership.refresh(s, prog, at=utcnow())
+        s.commit()
+        moves = 0
+        for moved in membership.refresh_due(s, prog, at=utcnow()):
+            s.commit()
+            moves += moved
         names = ", ".join(f"{t.code} ≥ {t.threshold:,}" for t in policy.tiers)
         console.print(f"{program}: tiers {names} on {membership.basis_of(prog)}; {moves:,} members placed")
 
@@ -101,7 +105,10 @@ def earn_command(program: str) -> None:
             s.commit()
             orders, credited, points = orders + page.orders, credited + page.credited, points + page.points
             bar.update(task, description=f"{orders:,} orders read, {credited:,} credited, {points:,} points")
-        clawed = earning.claw_back_refunds(s, service.program(s, program), now=utcnow())
+        clawed = 0
+        for taken in earning.claw_back_refunds(s, service.program(s, program), now=utcnow()):
+            s.commit()
+            clawed += taken
     console.print(f"{orders:,} orders read, {credited:,} credited with {points:,} points")
     if clawed:
         console.print(f"{clawed:,} points taken back for refunds")

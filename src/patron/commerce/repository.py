@@ -190,33 +190,42 @@ def totals_by_customer(
 
 
 def spend_since(
-    session: Session, customer_ids: Sequence[int], since: datetime, *, shop_id: int | None, currency: str
+    session: Session,
+    customer_ids: Sequence[int],
+    since: datetime,
+    until: datetime,
+    *,
+    shop_id: int | None,
+    currency: str,
 ) -> dict[int, int]:
-    """Per customer, the total of their valid orders in ``currency`` placed since ``since`` (in
-    ``shop_id``, or any shop), less what was refunded on those orders (rejected and cancelled
-    refunds aside); customers without such orders are absent."""
-    refunded = (
-        select(Refund.order_id, func.sum(Refund.amount_minor).label("amount"))
-        .where(Refund.status.not_in(("rejected", "cancelled")), Refund.order_id.is_not(None))
-        .group_by(Refund.order_id)
-        .subquery()
-    )
+    """Per customer, the total of their valid orders in ``currency`` placed in ``[since,
+    until)`` (in ``shop_id``, or any shop), less what was refunded on those orders (rejected and
+    cancelled refunds aside); customers without such orders are absent. Two aggregates per batch
+    of customers, each reading only that batch's orders and their refunds."""
     out: dict[int, int] = {}
     for part in chunked(list(customer_ids)):
-        query = (
-            select(Order.customer_id, func.sum(Order.total_minor - func.coalesce(refunded.c.amount, 0)))
-            .outerjoin(refunded, refunded.c.order_id == Order.id)
-            .where(
-                Order.customer_id.in_(part),
-                Order.status.not_in(CANCELLED),
-                Order.currency == currency,
-                Order.placed_at >= since,
-            )
+        valid = [
+            Order.customer_id.in_(part),
+            Order.status.not_in(CANCELLED),
+            Order.currency == currency,
+            Order.placed_at >= since,
+            Order.placed_at < until,
+        ]
+        if shop_id is not None:
+            valid.append(Order.shop_id == shop_id)
+        paid = (
+            select(Order.customer_id, func.sum(Order.total_minor)).where(*valid).group_by(Order.customer_id)
+        )
+        refunded = (
+            select(Order.customer_id, func.sum(Refund.amount_minor))
+            .join(Refund, Refund.order_id == Order.id)
+            .where(*valid, Refund.status.not_in(("rejected", "cancelled")))
             .group_by(Order.customer_id)
         )
-        if shop_id is not None:
-            query = query.where(Order.shop_id == shop_id)
-        out.update({int(c or 0): int(v or 0) for c, v in session.execute(query)})
+        for customer, total in session.execute(paid):
+            out[int(customer or 0)] = int(total or 0)
+        for customer, back in session.execute(refunded):
+            out[int(customer or 0)] -= int(back or 0)
     return out
 
 
@@ -226,24 +235,6 @@ def coupon_used(session: Session, code: str) -> bool:
         select(Order.id).where(Order.coupon_code == code, Order.status.not_in(CANCELLED)).limit(1)
     )
     return found is not None
-
-
-def refunds_page(
-    session: Session, *, shop_id: int | None, after_id: int, limit: int, before: datetime
-) -> list[tuple[int, int, int, int]]:
-    """Refunds on an order, rejected and cancelled ones aside, asked for (else completed) before
-    ``before``, after ``after_id`` (by id, ``limit`` of them): (refund id, order id, amount, the
-    order's total), all in minor units."""
-    shop = f"AND r.shop_id = {int(shop_id)} " if shop_id is not None else ""
-    asked = "COALESCE(r.requested_at, r.completed_at, r.created_at)"  # some exports have no request time
-    shop += f"AND {asked} < {bulk.sql_time(session.connection(), before)} "
-    return bulk.fetch_all(
-        session,
-        "SELECT r.id, r.order_id, r.amount_minor, o.total_minor FROM refunds r "  # noqa: S608
-        f"JOIN orders o ON o.id = r.order_id WHERE r.id > {int(after_id)} "
-        f"AND r.status NOT IN ('rejected', 'cancelled') AND r.amount_minor > 0 {shop}"
-        f"ORDER BY r.id LIMIT {int(limit)}",
-    )
 
 
 # Reads of the customer 360, built once and executed with parameters (no per-call construction).

@@ -357,17 +357,17 @@ def customer_totals(
 
 
 def spend_since(
-    session: Session, customer_ids: Sequence[int], since: datetime, *, shop_id: int | None, currency: str
+    session: Session,
+    customer_ids: Sequence[int],
+    since: datetime,
+    until: datetime,
+    *,
+    shop_id: int | None,
+    currency: str,
 ) -> dict[int, int]:
-    """Net spend per customer since ``since`` in one currency (a loyalty tier's qualifying value)."""
-    return repo.spend_since(session, customer_ids, since, shop_id=shop_id, currency=currency)
-
-
-def refunds_page(
-    session: Session, *, shop_id: int | None, after_id: int, limit: int, before: datetime
-) -> list[tuple[int, int, int, int]]:
-    """A page of refunds on orders by id: (refund id, order id, amount, order total)."""
-    return repo.refunds_page(session, shop_id=shop_id, after_id=after_id, limit=limit, before=before)
+    """Net spend per customer in ``[since, until)`` in one currency (a loyalty tier's qualifying
+    value)."""
+    return repo.spend_since(session, customer_ids, since, until, shop_id=shop_id, currency=currency)
 
 
 def coupon_used(session: Session, code: str) -> bool:

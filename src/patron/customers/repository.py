@@ -8,7 +8,20 @@ from datetime import datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Select, bindparam, delete, extract, func, insert, or_, select, text, union, update
+from sqlalchemy import (
+    Select,
+    UniqueConstraint,
+    bindparam,
+    delete,
+    extract,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    union,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from patron.core import bulk
@@ -121,14 +134,32 @@ def _owned_tables() -> list[Any]:
     ]
 
 
+def _one_per_customer(table: Any) -> list[list[Any]]:
+    """The other columns of each unique constraint or index of ``table`` that includes
+    ``customer_id`` (e.g. one loyalty account per customer and program)."""
+    keys = [c.columns for c in table.constraints if isinstance(c, UniqueConstraint)]
+    keys += [i.columns for i in table.indexes if i.unique]
+    return [[c for c in cols if c.name != "customer_id"] for cols in keys if "customer_id" in cols]
+
+
 def move_owned_rows(session: Session, from_id: int, to_id: int) -> dict[str, list[Any]]:
-    """Reassign everything of ``from_id`` to ``to_id``; returns what moved, per table."""
+    """Reassign everything of ``from_id`` to ``to_id``; returns what moved, per table. A row
+    that would be a second one of ``to_id`` where a table allows one (a loyalty account in a
+    program the survivor is a member of too) stays where it is: its rows are not combined."""
     moved: dict[str, list[Any]] = {}
     for table in _owned_tables():
         pk = next(iter(table.primary_key.columns))
-        ids = list(session.scalars(select(pk).where(table.c.customer_id == from_id)))
+        mine = [table.c.customer_id == from_id]
+        for others in _one_per_customer(table):
+            theirs = table.alias("theirs")
+            clash = select(theirs.c[pk.name]).where(
+                theirs.c.customer_id == to_id, *(theirs.c[c.name] == c for c in others)
+            )
+            mine.append(~clash.exists())
+        ids = list(session.scalars(select(pk).where(*mine)))
         if ids:
-            session.execute(update(table).where(table.c.customer_id == from_id).values(customer_id=to_id))
+            for part in chunked(ids):
+                session.execute(update(table).where(pk.in_(part)).values(customer_id=to_id))
             moved[table.name] = ids
     have = set(session.scalars(select(CustomerTag.tag_id).where(CustomerTag.customer_id == to_id)))
     tags = list(session.scalars(select(CustomerTag.tag_id).where(CustomerTag.customer_id == from_id)))

@@ -90,8 +90,8 @@ def _month(
         totals["orders"] += page.credited
         totals["points"] += page.points
         session.commit()
-    earning.claw_back_refunds(session, club, now=moment)
-    session.commit()
+    for _ in earning.claw_back_refunds(session, club, now=moment):
+        session.commit()
     for _ in service.settle_due(session, now=moment):
         session.commit()
     membership.refresh(session, club, at=moment)

@@ -23,6 +23,8 @@ from patron.loyalty import earning, expiry, ledger, membership
 from patron.loyalty import repository as repo
 from patron.models.loyalty import LoyaltyProgram
 
+ACTOR = "loyalty.birthdays"
+
 
 def celebrate(session: Session, program: LoyaltyProgram, *, now: datetime) -> dict[str, int]:
     """Today's birthdays in ``program`` (its time zone says what today is); how many members were
@@ -32,15 +34,18 @@ def celebrate(session: Session, program: LoyaltyProgram, *, now: datetime) -> di
     gifts = {t.code: t.benefits.get("birthday_gift") for t in policy.tiers} if policy else {}
     members = repo.members_among(session, program.id, customers.born_on(session, today))
     points = 0
-    for customer_id, tier in members:
+    for customer_id in members:
         key = f"{today.year}:{customer_id}"
         ruled = earning.earn_action(session, program, customer_id, "birthday", key=f"birthday:{key}",
-                                    actor="loyalty.birthdays", now=now)  # fmt: skip
+                                    actor=ACTOR, now=now)  # fmt: skip
         points += 0 if ruled.replayed else ruled.result["points"]
+        if repo.operation_by_key(session, program.id, f"birthday-gift:{key}") is not None:
+            continue  # given earlier today (the tier it was given for may have changed since)
+        account = repo.account(session, program.id, customer_id)
+        tier = account.tier if account is not None else None  # after the birthday's own points
         gift = gifts.get(tier) if tier else None
         if isinstance(gift, int) and not isinstance(gift, bool) and gift > 0:
-            given = ledger.earn(session, program, customer_id, gift, key=f"birthday-gift:{key}",
-                                source="birthday", source_ref=f"tier {tier}", lock=False,
-                                actor="loyalty.birthdays", now=now)  # fmt: skip
-            points += 0 if given.replayed else gift
+            ledger.earn(session, program, customer_id, gift, key=f"birthday-gift:{key}", source="birthday",
+                        source_ref=f"tier {tier}", lock=False, actor=ACTOR, now=now)  # fmt: skip
+            points += gift
     return {"members": len(members), "points": points}

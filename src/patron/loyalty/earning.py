@@ -31,7 +31,7 @@ import polars as pl
 from sqlalchemy.orm import Session
 
 from patron.commerce import service as commerce
-from patron.core.errors import InvalidInput, NotFound
+from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.loyalty import batch, expiry, ledger, rules
 from patron.loyalty import repository as repo
 from patron.models.loyalty import EarningRule, ExpiryRule, LoyaltyProgram, PointsAccount
@@ -132,10 +132,18 @@ def earn_action(
     chain = program_rules(session, program)
     watched = [r for r in chain if r.cap is not None or r.velocity is not None]
 
+    when = {"at": now}
+
     def decide(account: PointsAccount) -> tuple[int, dict[str, Any]]:
         prior = repo.awards(session, [account.id], [r.name for r in watched])
-        usage = _Usage(prior.rows()).of(account.id, now, watched, program.timezone)
-        event = rules.Event(kind=action, at=now, shop=None, currency=program.currency, tier=account.tier)
+        # Requests that arrive together read the clock before they queue for the member's lock:
+        # one that waited is judged just after the latest award, never before it, so its
+        # velocity window sees every award made ahead of it.
+        mine = prior.filter(pl.col("rule").is_in([r.name for r in watched if r.kind == action]))
+        latest = max(mine["at"].to_list(), default=None)
+        at = when["at"] = now if latest is None or latest < now else latest + timedelta(microseconds=1)
+        usage = _Usage(prior.rows()).of(account.id, at, watched, program.timezone)
+        event = rules.Event(kind=action, at=at, shop=None, currency=program.currency, tier=account.tier)
         award = rules.evaluate(chain, event, usage)
         lines = [{"rule": a.rule, "points": a.points, "reason": a.reason} for a in award.lines]
         return award.points, {"action": action, "awards": lines}
@@ -145,7 +153,7 @@ def earn_action(
     if not outcome.replayed and outcome.result["points"]:
         operation = outcome.result["operation"]
         given = [(a["rule"], a["points"]) for a in outcome.result["awards"]]
-        repo.add_awards(session, repo.operation_account(session, operation), operation, given, now)
+        repo.add_awards(session, repo.operation_account(session, operation), operation, given, when["at"])
     return outcome
 
 
@@ -153,36 +161,39 @@ def refund_key(refund_id: int) -> str:
     return f"refund:{refund_id}"
 
 
-def claw_back_refunds(session: Session, program: LoyaltyProgram, *, now: datetime, page: int = 10_000) -> int:
-    """Take back the points of refunded amounts: every refund on an order credited with points
-    (rejected and cancelled refunds aside), asked for before ``now``, not taken into account yet
-    (key ``refund:<id>``)
-    claws back the order's points in proportion to the amount refunded, rounded down (a full
-    refund takes them all; over all its refunds never more than the order earned), through
+def claw_back_refunds(
+    session: Session, program: LoyaltyProgram, *, now: datetime, page: int = 5_000
+) -> Iterator[int]:
+    """Take back the points of refunded amounts, a page of refunds at a time (the caller commits
+    each; yields the points each took back). Every completed refund (money returned) on an order
+    the program credited with points, asked for before ``now`` and not taken into account yet
+    (key ``refund:<id>``), brings what was taken back for the order up to its points in
+    proportion to what was refunded on it so far, rounded down: a full refund takes them all,
+    and a clawback made by hand over the API counts (never twice). Through
     :func:`.ledger.clawback`: locked points first, then what is left, spent ones into a debt or
-    written off by the program's rule. A refund on an order not credited yet waits for it; one
-    worth less than a point takes nothing. How many points were taken back; does not commit."""
-    taken, after = 0, 0
+    written off by the program's rule. A refund on an order not credited yet waits for it;
+    requested or approved refunds wait until completed (a rejected one never takes anything)."""
+    after = 0
     while True:
-        refunds = commerce.refunds_page(
-            session, shop_id=program.shop_id, after_id=after, limit=page, before=now
-        )
-        if not refunds:
-            return taken
-        after = refunds[-1][0]
-        done = repo.existing_keys(session, program.id, pl.Series([refund_key(r[0]) for r in refunds]))
-        earned = repo.earned_on(session, program.id, sorted({order_key(r[1]) for r in refunds}))
-        for refund_id, order_id, amount, total in refunds:
-            if refund_key(refund_id) in done or order_key(order_id) not in earned:
-                continue
-            customer_id, points, order_ref = earned[order_key(order_id)]
-            due = min(points, points * amount // total) if total > 0 else points
+        rows = repo.refunds_to_claw(session, program.id, program.shop_id, now, after, page)
+        if not rows:
+            return
+        after, taken = rows[-1][0], 0
+        for refund_id, _order, total, refunded, account_id, customer_id, points, order_ref in rows:
+            refunded = int(refunded)  # PostgreSQL sums to a numeric
+            owed = min(points, points * refunded // total) if total > 0 else points
+            due = owed - repo.clawed_back(session, account_id, order_ref)
             if due < 1:
                 continue
-            key = refund_key(refund_id)
-            back = ledger.clawback(session, program, customer_id, due, key=key, order_ref=order_ref,
-                                   actor=ACTOR, now=now)  # fmt: skip
+            try:
+                back = ledger.clawback(session, program, customer_id, due, key=refund_key(refund_id),
+                                       order_ref=order_ref, actor=ACTOR, now=now)  # fmt: skip
+            except Conflict as exc:  # another run answered this refund meanwhile
+                if exc.code != "idempotency_key_reused":
+                    raise
+                continue
             taken += int(back.result.get("clawed") or 0)
+        yield taken
 
 
 @dataclass

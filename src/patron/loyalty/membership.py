@@ -19,7 +19,7 @@ and reviewed nightly when their review is due (:func:`refresh`).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -149,7 +149,7 @@ def values_of(
     if basis_of(program) == "spend":
         customers = [a.customer_id for a in accounts]
         spent = commerce.spend_since(
-            session, customers, since, shop_id=program.shop_id, currency=program.currency
+            session, customers, since, at, shop_id=program.shop_id, currency=program.currency
         )
         return {a.id: max(spent.get(a.customer_id, 0), 0) for a in accounts}
     grown = repo.growth_since(session, [a.id for a in accounts], since)
@@ -191,6 +191,18 @@ def refresh(
         moves += 1
     session.flush()
     return moves
+
+
+def refresh_due(
+    session: Session, program: LoyaltyProgram, *, at: datetime, batch: int = 20_000
+) -> Iterator[int]:
+    """:func:`refresh` of every member due (or without a tier), a batch at a time: the caller
+    commits each, so members are locked one batch at a time. Yields the moves of each batch."""
+    if policy_of(program) is None:
+        return
+    ids = repo.account_ids_for_tiers(session, program.id, at)
+    for start in range(0, len(ids), batch):
+        yield refresh(session, program, at=at, account_ids=ids[start : start + batch])
 
 
 def progress(

@@ -559,21 +559,36 @@ def growth_since(session: Session, account_ids: Sequence[int], since: datetime) 
     return out
 
 
+def _due_for_tiers(at: datetime) -> ColumnElement[bool]:
+    return or_(
+        PointsAccount.tier.is_(None),
+        func.coalesce(PointsAccount.tier_grace_until, PointsAccount.tier_review_at) <= at,
+    )
+
+
 def accounts_for_tiers(
     session: Session, program_id: int, at: datetime, account_ids: Sequence[int] | None
 ) -> list[PointsAccount]:
-    """The given members, or those whose review (or grace) is due and those without a tier."""
+    """The given members, or those whose review (or grace) is due and those without a tier;
+    locked (on PostgreSQL a row lock, SQLite's write lock is taken at the first write), so a
+    decision is never made on a standing an operation is changing."""
     query = select(PointsAccount).where(PointsAccount.program_id == program_id)
     if account_ids is not None:
         query = query.where(PointsAccount.id.in_(account_ids))
     else:
-        query = query.where(
-            or_(
-                PointsAccount.tier.is_(None),
-                func.coalesce(PointsAccount.tier_grace_until, PointsAccount.tier_review_at) <= at,
-            )
+        query = query.where(_due_for_tiers(at))
+    return list(session.scalars(query.order_by(PointsAccount.id).with_for_update()))
+
+
+def account_ids_for_tiers(session: Session, program_id: int, at: datetime) -> list[int]:
+    """The members whose review (or grace) is due and those without a tier, by id."""
+    return list(
+        session.scalars(
+            select(PointsAccount.id)
+            .where(PointsAccount.program_id == program_id, _due_for_tiers(at))
+            .order_by(PointsAccount.id)
         )
-    return list(session.scalars(query.order_by(PointsAccount.id)))
+    )
 
 
 def tier_moves(session: Session, account_id: int, limit: int) -> list[TierMove]:
@@ -751,16 +766,13 @@ def customers_with_points(session: Session, program_id: int, at_least: int, limi
     )
 
 
-def members_among(
-    session: Session, program_id: int, customer_ids: Sequence[int]
-) -> list[tuple[int, str | None]]:
-    """Of these customers, those who are members of the program: (customer id, tier)."""
-    out: list[tuple[int, str | None]] = []
+def members_among(session: Session, program_id: int, customer_ids: Sequence[int]) -> list[int]:
+    """Of these customers, those who are members of the program."""
+    out: list[int] = []
     for part in chunked(list(customer_ids)):
         out.extend(
-            (int(c), t)
-            for c, t in session.execute(
-                select(PointsAccount.customer_id, PointsAccount.tier)
+            session.scalars(
+                select(PointsAccount.customer_id)
                 .where(PointsAccount.program_id == program_id, PointsAccount.customer_id.in_(part))
                 .order_by(PointsAccount.customer_id)
             )
@@ -810,3 +822,28 @@ def written_off_unrecovered(session: Session, account_id: int, order_ref: str) -
         )
     )
     return int(written or 0) + int(recovered or 0)
+
+
+def refunds_to_claw(
+    session: Session, program_id: int, shop_id: int | None, before: datetime, after_id: int, limit: int
+) -> list[tuple[int, int, int, int, int, int, int, str]]:
+    """Completed refunds on orders the program credited with points, asked for (else completed)
+    before ``before``, not taken into account yet (no operation ``refund:<id>``), after
+    ``after_id`` by id: (refund id, order id, order total, refunded on the order up to this
+    refund, account id, customer id, points earned on the order, order reference). Reads the
+    commerce tables: which refunds loyalty has not answered is loyalty's question."""
+    conn = session.connection()
+    shop = f"AND r.shop_id = {int(shop_id)} " if shop_id is not None else ""
+    asked = "COALESCE(r.requested_at, r.completed_at, r.created_at)"  # some exports have no request time
+    return bulk.fetch_all(
+        session,
+        "SELECT r.id, r.order_id, o.total_minor, (SELECT SUM(p.amount_minor) FROM refunds p "  # noqa: S608
+        "WHERE p.order_id = r.order_id AND p.id <= r.id AND p.status = 'completed' AND p.amount_minor > 0), "
+        "a.id, a.customer_id, e.points, e.source_ref FROM refunds r JOIN orders o ON o.id = r.order_id "
+        f"JOIN points_operations e ON e.program_id = {int(program_id)} AND e.key = 'order:' || r.order_id "
+        "JOIN points_accounts a ON a.id = e.account_id "
+        f"LEFT JOIN points_operations d ON d.program_id = {int(program_id)} AND d.key = 'refund:' || r.id "
+        f"WHERE r.status = 'completed' AND r.amount_minor > 0 AND e.points > 0 AND d.id IS NULL "
+        f"AND r.id > {int(after_id)} AND {asked} < {bulk.sql_time(conn, before)} {shop}"
+        f"ORDER BY r.id LIMIT {int(limit)}",
+    )

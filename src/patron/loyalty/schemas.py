@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from patron.models.loyalty import DebtRule, ExpiryRule
+
+INT32 = 2**31 - 1  # the database's INTEGER columns
 
 
 class ProgramCreate(BaseModel):
@@ -15,7 +17,7 @@ class ProgramCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     shop_id: int | None = None
     currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
-    point_value_minor: int = Field(default=1, ge=1)
+    point_value_minor: int = Field(default=1, ge=1, le=INT32)
     timezone: str = "Asia/Shanghai"
     lock_days: int = Field(default=7, ge=0, le=365)
     expiry: ExpiryRule = ExpiryRule.end_of_next_year
@@ -35,20 +37,20 @@ class RuleIn(BaseModel):
     """An earning rule (the fields of :class:`patron.loyalty.rules.Rule`; the kernel checks them)."""
 
     name: str = Field(min_length=1, max_length=100)
-    kind: str
-    points: int
-    per_minor: int | None = None
-    currency: str | None = None
-    shops: list[str] | None = None
-    categories: list[str] | None = None
-    skus: list[str] | None = None
-    tier_multipliers: dict[str, float] | None = None
-    cap: int | None = None
-    cap_period: str | None = None
-    velocity: int | None = None
-    velocity_window_hours: int | None = None
+    kind: str = Field(max_length=20)
+    points: int = Field(ge=0, le=INT32)
+    per_minor: int | None = Field(default=None, ge=1, le=INT32)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    shops: list[Annotated[str, Field(max_length=100)]] | None = Field(default=None, max_length=1_000)
+    categories: list[Annotated[str, Field(max_length=200)]] | None = Field(default=None, max_length=1_000)
+    skus: list[Annotated[str, Field(max_length=100)]] | None = Field(default=None, max_length=10_000)
+    tier_multipliers: dict[str, Annotated[float, Field(ge=0, le=1_000)]] | None = None
+    cap: int | None = Field(default=None, ge=1, le=INT32)
+    cap_period: str | None = Field(default=None, max_length=10)
+    velocity: int | None = Field(default=None, ge=1, le=INT32)
+    velocity_window_hours: int | None = Field(default=None, ge=1, le=87_600)  # ten years
     stop: bool | None = None
-    position: int | None = None
+    position: int | None = Field(default=None, ge=-INT32, le=INT32)
     active: bool | None = None
     starts: datetime | None = None
     ends: datetime | None = None
@@ -251,12 +253,12 @@ class RewardIn(BaseModel):
     code: str = Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
     name_en: str = Field(min_length=1, max_length=200)
     name_zh: str = Field(min_length=1, max_length=200)
-    kind: str  # coupon, discount, free_shipping, gift
-    cost_points: int = Field(ge=1)
-    value_minor: int | None = Field(default=None, ge=0)
+    kind: str = Field(max_length=20)  # coupon, discount, free_shipping, gift
+    cost_points: int = Field(ge=1, le=INT32)
+    value_minor: int | None = Field(default=None, ge=0, le=INT32)
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
-    stock: int | None = Field(default=None, ge=0)
-    per_customer_limit: int | None = Field(default=None, ge=1)
+    stock: int | None = Field(default=None, ge=0, le=INT32)
+    per_customer_limit: int | None = Field(default=None, ge=1, le=INT32)
 
 
 class RewardOut(RewardIn):

@@ -38,7 +38,11 @@ def settle(session: Session) -> dict[str, Any]:
         session.commit()
         entries += written
         batches += 1
-    moves = sum(membership.refresh(session, p, at=utcnow()) for p in service.programs(session) if p.active)
+    moves = 0
+    for program in service.programs(session):
+        for moved in membership.refresh_due(session, program, at=utcnow()) if program.active else ():
+            session.commit()
+            moves += moved
     return {"entries": entries, "batches": batches, "tier_moves": moves}
 
 
@@ -64,8 +68,9 @@ def earn_orders(session: Session) -> dict[str, Any]:
             totals["orders"] += page.orders
             totals["credited"] += page.credited
             totals["points"] += page.points
-        totals["clawed_back"] += earning.claw_back_refunds(session, program, now=utcnow())
-        session.commit()
+        for taken in earning.claw_back_refunds(session, program, now=utcnow()):
+            session.commit()
+            totals["clawed_back"] += taken
     return totals
 
 
@@ -74,8 +79,13 @@ TIERS_JOB = "loyalty.tiers"
 
 @jobs.job(TIERS_JOB)
 def place_members(session: Session, program: str) -> dict[str, Any]:
-    """After a program's tiers were set: members without a tier get one, due reviews are done."""
-    return {"tier_moves": membership.refresh(session, service.program(session, program), at=utcnow())}
+    """After a program's tiers were set: members without a tier get one, due reviews are done
+    (a batch of members at a time, each committed)."""
+    moves = 0
+    for moved in membership.refresh_due(session, service.program(session, program), at=utcnow()):
+        session.commit()
+        moves += moved
+    return {"tier_moves": moves}
 
 
 @jobs.job("loyalty.birthdays", schedule=BIRTHDAY_SCHEDULE)

@@ -16,11 +16,12 @@ import json
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import date, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from patron.commerce import service as commerce
@@ -31,18 +32,34 @@ from patron.core.parsing import FieldError, parse_money
 from patron.core.time import local, utcnow
 from patron.loyalty import earning, expiry, membership, reports, rewards, service, tasks
 from patron.loyalty.rules import PERIODS, RULE_KINDS
+from patron.loyalty.schemas import ProgramCreate, RewardIn, RuleIn
 from patron.models.loyalty import DebtRule, ExpiryRule, LoyaltyProgram
 from patron.web.i18n import MESSAGES, pick_language
 from patron.web.pages import WebUser, render, templates
 
 router = APIRouter(include_in_schema=False)
 TABS = ("report", "rules", "tiers", "rewards")
+EARLIEST, LATEST = date(1970, 1, 1), date(2200, 1, 1)  # a report's dates (midnights must exist)
 
 
 def _lang(request: Request) -> str:
     return pick_language(
         request.cookies.get("lang"), request.headers.get("accept-language"), request.session.get("locale")
     )
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _checked(model: type[M], values: Mapping[str, Any]) -> M:
+    """The form's values checked as the API checks them (its bounds and patterns), or
+    ``form_invalid`` naming the first field that is wrong."""
+    try:
+        return model.model_validate(dict(values))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "form"
+        raise InvalidInput(f"{field}: {first['msg']}", code="form_invalid", data={"field": field}) from None
 
 
 def _lines(text: str) -> list[str]:
@@ -133,8 +150,8 @@ def create_program(
         value = _money(point_value, currency, "point value") or 0
         if value < 1:
             raise InvalidInput("a point is worth at least one minor unit", code="form_bad_amount")
-        program = service.create_program(
-            session,
+        checked = _checked(
+            ProgramCreate,
             {
                 "code": code,
                 "name": name.strip(),
@@ -148,6 +165,7 @@ def create_program(
                 "debt_rule": debt_rule,
             },
         )
+        program = service.create_program(session, checked.model_dump(mode="json"))
     except PatronError as exc:
         session.rollback()
         return _programs(request, session, who, error=exc, form=form)
@@ -190,6 +208,8 @@ def _program(
         today = local(utcnow(), program.timezone).date()  # type: ignore[union-attr]
         first = start or (today.replace(day=1) - timedelta(days=335)).replace(day=1)  # 12 months
         last = end or today + timedelta(days=1)
+        if not (EARLIEST <= first <= LATEST and EARLIEST <= last <= LATEST):
+            raise InvalidInput(f"a report covers {EARLIEST} to {LATEST}", code="loyalty_bad_period")
         if first >= last:
             first, last = last - timedelta(days=1), last
         ctx["report"] = reports.report(
@@ -295,7 +315,7 @@ def add_rule(
         spend_per = _money(per_minor, program.currency, "per amount spent")
         if spend_per is not None:
             values["per_minor"] = spend_per
-        earning.add_rule(session, program, values)
+        earning.add_rule(session, program, _checked(RuleIn, values).model_dump(exclude_none=True))
 
     return _change(request, session, who, code, "rules", form, act)
 
@@ -367,9 +387,8 @@ def add_reward(
         if cost is None or cost < 1:
             raise InvalidInput("a reward costs at least one point", code="form_bad_amount")
         amount = _money(value, program.currency, "value")
-        rewards.add_reward(
-            session,
-            program,
+        checked = _checked(
+            RewardIn,
             {
                 "code": reward_code.strip().upper(),
                 "name_en": name_en.strip(),
@@ -382,6 +401,7 @@ def add_reward(
                 "per_customer_limit": _int(limit, "limit per member"),
             },
         )
+        rewards.add_reward(session, program, checked.model_dump())
 
     return _change(request, session, who, code, "rewards", form, act)
 
