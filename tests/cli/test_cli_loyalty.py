@@ -107,3 +107,29 @@ def test_pre_expiry_reminders_from_the_command_line(cli: Engine) -> None:
     shown = properties if isinstance(properties, dict) else json.loads(str(properties))
     assert (kind, customer, shop) == ("points_expiring", ada, None)
     assert (shown["program"], shown["points"], shown["lead_days"], shown["balance"]) == ("club", 148, 30, 148)
+
+
+def test_an_action_from_the_command_line(cli: Engine) -> None:
+    ok("loyalty", "program", "club", "--name", "Club")
+    ok(
+        "loyalty",
+        "rule",
+        "club",
+        '{"name": "daily", "kind": "checkin", "points": 5, "cap": 5, "cap_period": "day"}',
+    )
+    [(ada,)] = table_rows(cli, "SELECT id FROM customers")
+    assert (
+        ok("loyalty", "action", "club", str(ada), "checkin", "--key", "k1")
+        == "5 points for checkin: daily 5 (awarded)\n"
+    )
+    assert (
+        ok("loyalty", "action", "club", str(ada), "checkin", "--key", "k1")
+        == "5 points for checkin: daily 5 (awarded)\n"
+    )
+    assert (
+        ok("loyalty", "action", "club", str(ada), "checkin")
+        == "0 points for checkin: daily 0 (cap_reached)\n"
+    )
+    bad = runner.invoke(app, ["loyalty", "action", "club", str(ada), "dance"])
+    assert bad.exit_code != 0
+    assert "unknown action 'dance'" in bad.output

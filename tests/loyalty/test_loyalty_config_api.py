@@ -71,3 +71,16 @@ def test_a_reader_cannot_change_the_configuration(live: Live, engine: Engine) ->
         assert http.get(RULES).json() == []
     assert table_rows(engine, "SELECT COUNT(*) FROM jobs") == [(0,)]
     assert table_rows(engine, "SELECT tier_policy FROM loyalty_programs WHERE code = 'lenient'") == [(None,)]
+
+
+def test_a_customer_s_benefits_for_a_checkout(live: Live, engine: Engine) -> None:
+    tiers = {**TIERS, "tiers": [{**t, "benefits": {"free_shipping": True, "discount_rate": 5}}
+                                if t["code"] == "silver" else t for t in TIERS["tiers"]]}  # fmt: skip
+    run(live.engine, "earn", live.ada, 1200, source="review", program="lenient", key="e1", now=utcnow())
+    with httpx.Client(base_url=live.url, headers=live.headers) as http:
+        url = f"/api/v1/loyalty/customers/{live.ada}/benefits"
+        assert http.get(url).json() == {"customer_id": live.ada, "benefits": {}}  # no tiers yet
+        assert http.put(TIERS_URL, json=tiers).status_code == 200
+        run_jobs(engine)  # Ada is placed: silver
+        assert http.get(url).json()["benefits"] == {"discount_rate": 5, "free_shipping": True}
+        assert http.get("/api/v1/loyalty/customers/999999/benefits").status_code == 404

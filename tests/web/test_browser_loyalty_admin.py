@@ -152,6 +152,7 @@ def test_a_reward_taken_from_the_customer_page(
         page.click("#lang-switch")
     page.goto(f"/customers/{club}")
     card = page.locator("#loyalty-club")
+    expect(card.locator("#member-benefits")).to_contain_text("1.2")  # silver's points multiplier
     card.locator("#reward-choice").select_option("C10")
     card.locator("#take").click()
     expect(card.locator("#reward-taken")).to_contain_text(words["taken"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -112,6 +113,24 @@ def earn_command(program: str) -> None:
     console.print(f"{orders:,} orders read, {credited:,} credited with {points:,} points")
     if clawed:
         console.print(f"{clawed:,} points taken back for refunds")
+
+
+@app.command("action")
+@handle_errors
+def action_command(
+    program: str,
+    customer_id: int,
+    action: Annotated[str, typer.Argument(help="signup, birthday, review, survey, checkin or referral")],
+    ref: Annotated[str | None, typer.Option(help="the review's id, the referred friend, …")] = None,
+    key: Annotated[str | None, typer.Option(help="idempotency key (default: a new one)")] = None,
+) -> None:
+    """A member did something the program rewards: its rules decide the points."""
+    with session_scope() as s:
+        prog, key = service.program(s, program), key or f"cli:{uuid.uuid4()}"
+        out = earning.earn_action(s, prog, customer_id, action, key=key, ref=ref, actor="cli", now=utcnow())
+        awards = out.result["awards"]
+        why = ", ".join(f"{a['rule']} {a['points']} ({a['reason']})" for a in awards) or "no rule"
+        console.print(f"{out.result['points']:,} points for {action}: {why}")
 
 
 @app.command("member")

@@ -103,6 +103,15 @@ def set_tiers(code: str, body: TierPolicyIn, session: DB, who: Auth) -> Any:
     return program.tier_policy
 
 
+@router.get("/customers/{customer_id}/benefits")
+def benefits(customer_id: int, session: DB, who: Auth) -> dict[str, Any]:
+    """The tier benefits a customer enjoys across their programs (the strongest value of each),
+    for a shop's checkout to apply: ``discount_rate``, ``free_shipping``, ``birthday_gift``,
+    ``points_multiplier``, ``priority_service`` and any other key the tiers carry."""
+    who.require("loyalty:read")
+    return {"customer_id": customer_id, "benefits": service.benefits(session, customer_id)}
+
+
 @router.get("/programs/{code}/members/{customer_id}", response_model=MemberOut)
 def member(code: str, customer_id: int, session: DB, who: Auth) -> MemberOut:
     """Balances, the open lots in spending order (nearest expiry first), the latest entries."""
