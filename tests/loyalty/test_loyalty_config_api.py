@@ -5,13 +5,17 @@ placed by the queued job; a key without ``loyalty:admin`` changes nothing."""
 from __future__ import annotations
 
 import httpx
+import pytest
 from sqlalchemy import Engine
 from test_concurrency import Live, live
 from test_ledger import members, run
 from test_membership import TIERS
 
 from conftest import api_key, run_jobs, table_rows
+from patron.core.db import session_scope
+from patron.core.errors import InvalidInput
 from patron.core.time import utcnow
+from patron.loyalty import service
 
 __all__ = ["live", "members"]
 RULES = "/api/v1/loyalty/programs/lenient/rules"
@@ -84,3 +88,25 @@ def test_a_customer_s_benefits_for_a_checkout(live: Live, engine: Engine) -> Non
         run_jobs(engine)  # Ada is placed: silver
         assert http.get(url).json()["benefits"] == {"discount_rate": 5, "free_shipping": True}
         assert http.get("/api/v1/loyalty/customers/999999/benefits").status_code == 404
+
+
+def test_a_program_is_renamed_switched_off_and_keeps_what_it_means(live: Live, engine: Engine) -> None:
+    with httpx.Client(base_url=live.url, headers=live.headers) as http:
+        done = http.patch("/api/v1/loyalty/programs/lenient", json={"name": "Lenient II", "active": False})
+        assert (done.status_code, done.json()["name"], done.json()["active"]) == (200, "Lenient II", False)
+        fixed = http.patch("/api/v1/loyalty/programs/lenient", json={"currency": "USD"})
+        assert fixed.status_code == 422
+        bad = http.patch("/api/v1/loyalty/programs/lenient", json={"lock_days": -1})
+        assert bad.status_code == 422
+        assert http.patch("/api/v1/loyalty/programs/nope", json={"name": "x"}).status_code == 404
+    reader = api_key(engine, "read_only", ["loyalty:read"])
+    with httpx.Client(base_url=live.url, headers=reader) as http:
+        assert http.patch("/api/v1/loyalty/programs/lenient", json={"active": True}).status_code == 403
+    assert table_rows(engine, "SELECT name, active, currency, lock_days FROM loyalty_programs "
+                              "WHERE code = 'lenient'") == [("Lenient II", False, "CNY", 7)]  # fmt: skip
+    with session_scope(engine) as s, pytest.raises(InvalidInput) as err:  # the service guards too
+        service.update_program(s, "lenient", {"timezone": "UTC"})
+    assert (err.value.code, err.value.message) == (
+        "loyalty_program_fixed",
+        "cannot change timezone of a program",
+    )

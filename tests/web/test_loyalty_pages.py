@@ -97,3 +97,17 @@ def test_good_forms_save(club: TestClient, engine: Engine) -> None:
         ("C10", 100, 1000)
     ]
     assert table_rows(engine, "SELECT name, points, per_minor FROM loyalty_rules") == [("standard", 1, 100)]
+
+
+def test_a_program_s_settings(club: TestClient, engine: Engine) -> None:
+    page = club.get("/loyalty/club?tab=settings")
+    assert page.status_code == 200
+    assert 'id="settings-active" checked' in page.text
+    settings = {"name": "Club Plus", "point_value": "0.02", "lock_days": "14", "debt_rule": "write_off"}
+    assert club.post("/loyalty/club/settings", data=settings, follow_redirects=False).status_code == 303
+    row = "SELECT name, active, point_value_minor, lock_days, debt_rule FROM loyalty_programs"
+    assert table_rows(engine, row) == [("Club Plus", False, 2, 14, "write_off")]  # unticked: switched off
+    bad = club.post("/loyalty/club/settings", data={**settings, "lock_days": "400", "active": "on"})
+    assert bad.status_code == 400
+    assert "<code>form_invalid</code>" in bad.text
+    assert table_rows(engine, row) == [("Club Plus", False, 2, 14, "write_off")]

@@ -37,6 +37,7 @@ from patron.loyalty.schemas import (
     OperationOut,
     ProgramCreate,
     ProgramOut,
+    ProgramUpdate,
     RedeemIn,
     ReportOut,
     ReverseIn,
@@ -58,6 +59,14 @@ IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, ma
 def create_program(body: ProgramCreate, session: DB, who: Auth) -> Any:
     who.require("loyalty:admin")
     return service.create_program(session, body.model_dump(mode="json"))
+
+
+@router.patch("/programs/{code}", response_model=ProgramOut)
+def update_program(code: str, body: ProgramUpdate, session: DB, who: Auth) -> Any:
+    """Rename, switch off or on (the jobs credit nothing while off; members keep their points),
+    revalue a point, change the return window or the debt rule (from now on)."""
+    who.require("loyalty:admin")
+    return service.update_program(session, code, body.model_dump(mode="json", exclude_unset=True))
 
 
 @router.get("/programs", response_model=list[ProgramOut])

@@ -25,6 +25,19 @@ class ProgramCreate(BaseModel):
     debt_rule: DebtRule = DebtRule.offset
 
 
+class ProgramUpdate(BaseModel):
+    """What can change in a running program (its code, shop, currency, time zone and expiry rule
+    are the meaning of the points already earned, and stay)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    active: bool | None = None  # off: the jobs credit nothing more; members keep their points
+    point_value_minor: int | None = Field(default=None, ge=1, le=INT32)
+    lock_days: int | None = Field(default=None, ge=0, le=365)  # orders credited from now on
+    debt_rule: DebtRule | None = None  # refunds taken back from now on
+
+
 class ProgramOut(ProgramCreate):
     model_config = ConfigDict(from_attributes=True)
 

@@ -43,6 +43,26 @@ def create_program(session: Session, values: Mapping[str, Any]) -> LoyaltyProgra
     return repo.add(session, LoyaltyProgram(**dict(values)))
 
 
+EDITABLE = ("name", "active", "point_value_minor", "lock_days", "debt_rule")
+
+
+def update_program(session: Session, code: str, values: Mapping[str, Any]) -> LoyaltyProgram:
+    """Change what a running program allows to change (:data:`EDITABLE`): its name, whether the
+    jobs credit it, the value of a point, the return window of orders credited from now on, the
+    debt rule of refunds taken back from now on. The rest is what the points earned mean."""
+    prog = program(session, code)
+    fixed = sorted(set(values) - set(EDITABLE))
+    if fixed:
+        raise InvalidInput(f"cannot change {', '.join(fixed)} of a program", code="loyalty_program_fixed")
+    if values.get("debt_rule", DebtRule.offset) not in tuple(DebtRule):
+        raise InvalidInput("the debt rule is offset or write_off", code="loyalty_bad_debt_rule")
+    for key, value in values.items():
+        if value is not None:  # none of them may be empty
+            setattr(prog, key, value)
+    session.flush()
+    return prog
+
+
 def program(session: Session, code: str) -> LoyaltyProgram:
     found = repo.program_by_code(session, code)
     if found is None:

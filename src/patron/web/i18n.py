@@ -903,6 +903,17 @@ MESSAGES: dict[str, dict[str, str]] = {
     "lp.tab.rules": {"en": "Earning rules", "zh": "积分规则"},
     "lp.tab.tiers": {"en": "Tiers", "zh": "会员等级"},
     "lp.tab.rewards": {"en": "Rewards", "zh": "积分商城"},
+    "lp.tab.settings": {"en": "Settings", "zh": "设置"},
+    "lp.settings_note": {
+        "en": "The code, shop, currency, time zone and expiry rule stay: they are what the points "
+        "already earned mean. A new return window or debt rule applies from now on; while the "
+        "program is off, orders earn nothing and members keep their points.",
+        "zh": "编码、店铺、币种、时区和有效期规则不可修改（它们决定已发放积分的含义）。新的退货期和欠分规则"
+        "自即日起生效；计划停用期间订单不再积分，会员保留已有积分。",
+    },
+    "lp.active_label": {"en": "Active: orders earn points", "zh": "启用：订单可获得积分"},
+    "lp.save_settings": {"en": "Save settings", "zh": "保存设置"},
+    "lp.error.loyalty_program_fixed": {"en": "This cannot be changed.", "zh": "该项不可修改。"},
     "lp.from": {"en": "From", "zh": "开始日期"},
     "lp.to": {"en": "Before", "zh": "截止日期（不含）"},
     "lp.show": {"en": "Show", "zh": "查询"},

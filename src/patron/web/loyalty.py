@@ -32,13 +32,13 @@ from patron.core.parsing import FieldError, parse_money
 from patron.core.time import local, utcnow
 from patron.loyalty import earning, expiry, membership, reports, rewards, service, tasks
 from patron.loyalty.rules import PERIODS, RULE_KINDS
-from patron.loyalty.schemas import ProgramCreate, RewardIn, RuleIn
+from patron.loyalty.schemas import ProgramCreate, ProgramUpdate, RewardIn, RuleIn
 from patron.models.loyalty import DebtRule, ExpiryRule, LoyaltyProgram
 from patron.web.i18n import MESSAGES, pick_language
 from patron.web.pages import WebUser, render, templates
 
 router = APIRouter(include_in_schema=False)
-TABS = ("report", "rules", "tiers", "rewards")
+TABS = ("report", "rules", "tiers", "rewards", "settings")
 EARLIEST, LATEST = date(1970, 1, 1), date(2200, 1, 1)  # a report's dates (midnights must exist)
 
 
@@ -229,7 +229,7 @@ def _program(
             policy or membership.EXAMPLE_POLICY, ensure_ascii=False, indent=2
         )
         ctx["tier_counts"] = service.tier_counts(session, program)
-    else:
+    elif tab == "rewards":
         ctx["catalog"] = rewards.catalog(session, program)
     return render(
         request,
@@ -242,6 +242,7 @@ def _program(
         kinds=RULE_KINDS,
         cap_periods=PERIODS,
         reward_kinds=rewards.KINDS,
+        debt_rules=[str(d) for d in DebtRule],
         can_admin=who.can("loyalty:admin"),
         known_errors=MESSAGES,
         tier_name=lambda c: service.tier_name(program, c, _lang(request)),
@@ -360,6 +361,35 @@ def set_tiers(
         jobs.enqueue(session, tasks.TIERS_JOB, {"program": program.code})
 
     return _change(request, session, who, code, "tiers", {"policy": policy}, act)
+
+
+@router.post("/loyalty/{code}/settings")
+def change_settings(
+    code: str,
+    request: Request,
+    session: DB,
+    who: WebUser,
+    name: Annotated[str, Form()] = "",
+    active: Annotated[str | None, Form()] = None,
+    point_value: Annotated[str, Form()] = "",
+    lock_days: Annotated[str, Form()] = "",
+    debt_rule: Annotated[str, Form()] = "offset",
+) -> Response:
+    form = {"name": name, "active": "on" if active else "", "point_value": point_value,
+            "lock_days": lock_days, "debt_rule": debt_rule}  # fmt: skip
+
+    def act(program: LoyaltyProgram) -> None:
+        values = {
+            "name": name.strip(),
+            "active": bool(active),
+            "point_value_minor": _money(point_value, program.currency, "value of a point"),
+            "lock_days": _int(lock_days, "lock days", required=True),
+            "debt_rule": debt_rule,
+        }
+        checked = _checked(ProgramUpdate, values)
+        service.update_program(session, program.code, checked.model_dump(mode="json", exclude_none=True))
+
+    return _change(request, session, who, code, "settings", form, act)
 
 
 @router.post("/loyalty/{code}/rewards")
