@@ -387,14 +387,29 @@ def earn(
     lock_until = unlock_time(program, placed_at or now) if locking else None
     if lock_until is not None and lock_until <= now:
         lock_until = None
+    lot, written = _credit(session, program, account, op, points, now, lock_until=lock_until)
+    outcome = _finish(session, account, op, written, lot=lot.id)
+    membership.refresh(session, program, at=now, account_ids=[account.id])  # an upgrade is at once
+    return outcome
+
+
+def _credit(
+    session: Session,
+    program: LoyaltyProgram,
+    account: PointsAccount,
+    op: PointsOperation,
+    points: int,
+    now: datetime,
+    *,
+    lock_until: datetime | None,
+) -> tuple[PointsLot, list[PointsEntry]]:
+    """A new lot of ``points`` and its lines: earned (locked or active), a debt repaid from it."""
     lot = _new_lot(session, program, account, op, points, now, lock_until=lock_until)
     bucket = "locked" if lot.state == LotState.locked else "active"
     written = [_entry(account, op, EntryKind.earn, now, lot=lot, growth=points, **{bucket: points})]
     written += _repay(account, lot, op, program, now)
     _touch(session, program, account, now)
-    outcome = _finish(session, account, op, written, lot=lot.id)
-    membership.refresh(session, program, at=now, account_ids=[account.id])  # an upgrade is at once
-    return outcome
+    return lot, written
 
 
 def earn_decided(
@@ -428,16 +443,11 @@ def earn_decided(
         raise ValueError(f"decided points must not be negative, got {points}")
     op = _operation(session, program, account, {**asked, "points": points}, key=key, actor=actor, now=now)
     op.request_hash = request_hash(asked)
-    written: list[PointsEntry] = []
-    lot = None
-    if points:
-        lot = _new_lot(session, program, account, op, points, now, lock_until=None)
-        written = [_entry(account, op, EntryKind.earn, now, lot=lot, growth=points, active=points)]
-        written += _repay(account, lot, op, program, now)
-        _touch(session, program, account, now)
-    outcome = _finish(session, account, op, written, lot=lot.id if lot else None, **extra)
-    if points:
-        membership.refresh(session, program, at=now, account_ids=[account.id])
+    if not points:  # nothing earned, on record all the same
+        return _finish(session, account, op, [], lot=None, **extra)
+    lot, written = _credit(session, program, account, op, points, now, lock_until=None)
+    outcome = _finish(session, account, op, written, lot=lot.id, **extra)
+    membership.refresh(session, program, at=now, account_ids=[account.id])
     return outcome
 
 

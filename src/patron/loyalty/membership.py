@@ -80,15 +80,16 @@ def basis_of(program: LoyaltyProgram) -> str:
     return str((program.tier_policy or {}).get("basis", "growth"))
 
 
-def policy_of(program: LoyaltyProgram) -> tiers.Policy | None:
-    spec = program.tier_policy
-    if not spec:
-        return None
+def _policy(spec: Mapping[str, Any], timezone: str) -> tiers.Policy:
     return tiers.Policy(
         tiers=tuple(tiers.Tier(**t) for t in spec["tiers"]),
-        timezone=program.timezone,
+        timezone=timezone,
         **{k: spec[k] for k in POLICY_FIELDS if k in spec},
     )
+
+
+def policy_of(program: LoyaltyProgram) -> tiers.Policy | None:
+    return _policy(program.tier_policy, program.timezone) if program.tier_policy else None
 
 
 def set_policy(session: Session, program: LoyaltyProgram, spec: Mapping[str, Any]) -> tiers.Policy:
@@ -123,11 +124,7 @@ def set_policy(session: Session, program: LoyaltyProgram, spec: Mapping[str, Any
         **{k: spec[k] for k in POLICY_FIELDS if k in spec},
     }
     try:
-        policy = tiers.Policy(
-            tiers=tuple(tiers.Tier(**t) for t in stored["tiers"]),
-            timezone=program.timezone,
-            **{k: stored[k] for k in POLICY_FIELDS if k in stored},
-        )
+        policy = _policy(stored, program.timezone)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(str(exc), code="loyalty_bad_tiers") from None
     program.tier_policy = stored

@@ -49,8 +49,8 @@ from patron.desk import aftersales, complaints, kb, quality, routing, service, s
 from patron.desk.schemas import PublicTicketCreate
 from patron.models import CsatSurvey, Ticket, TicketEvent, TicketSla, TicketType
 from patron.scoring import service as scoring
-from patron.web.i18n import MESSAGES, label, pick_language, translate
-from patron.web.pages import WebUser, render, templates
+from patron.web.i18n import MESSAGES, label, translate
+from patron.web.pages import WebUser, lang_of, render, templates
 
 router = APIRouter(include_in_schema=False)
 
@@ -67,12 +67,6 @@ PUBLIC_HEADERS = {
     "Cache-Control": "no-store",
     "X-Robots-Tag": "noindex",
 }
-
-
-def _lang(request: Request) -> str:
-    return pick_language(
-        request.cookies.get("lang"), request.headers.get("accept-language"), request.session.get("locale")
-    )
 
 
 def _config(request: Request) -> service.DeskConfig:
@@ -215,7 +209,7 @@ def queue_page(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     who.require("tickets:read")
-    lang = _lang(request)
+    lang = lang_of(request)
     chosen = [s for s in (status or []) if s in STATUSES]
     if not chosen and filtered is None:
         chosen = list(ACTIVE)
@@ -399,7 +393,7 @@ def _ticket_page(
     draft: str = "",
     draft_internal: bool = False,
 ) -> Response:
-    lang, config, now = _lang(request), _config(request), utcnow()
+    lang, config, now = lang_of(request), _config(request), utcnow()
     v = service.view(session, ticket_id)
     tk = v.ticket
     users = _user_names(session, _actor_ids(v.events) | ({tk.assignee_id} if tk.assignee_id else set()))
@@ -644,7 +638,7 @@ def _form_page(
     errors: dict[str, str] | None = None,
     error: PatronError | None = None,
 ) -> Response:
-    lang = _lang(request)
+    lang = lang_of(request)
     return render(
         request,
         "public_ticket_form.html",
@@ -671,7 +665,7 @@ def support_form(
 def help_page(request: Request, session: DB, q: Annotated[str, Query(max_length=2000)] = "") -> Response:
     """The FAQ bot for customers: the best article's passages, or a hand-over to a person (the
     support form, filled with the question and the bot's answer)."""
-    lang = _lang(request)
+    lang = lang_of(request)
     answer = kb.ask(session, q, lang=lang) if q.strip() else None
     handover = ""
     if answer is not None:
@@ -693,7 +687,7 @@ def support_submit(
     body: Annotated[str, Form()] = "",
 ) -> Response:
     """Open a ticket from the public form: nothing is created unless every field is right."""
-    lang = _lang(request)
+    lang = lang_of(request)
     form = {
         "name": name.strip(),
         "email": email.strip(),
@@ -725,7 +719,7 @@ def _tracking_page(
     error: PatronError | None = None,
     draft: str = "",
 ) -> Response:
-    lang = _lang(request)
+    lang = lang_of(request)
     response = render(
         request,
         "public_ticket.html",
@@ -823,7 +817,7 @@ def dashboard_page(
     """The service dashboard: volumes, backlog, SLA compliance, CSAT, complaints' Pareto by
     category and root cause, agents' KPIs (figures: :func:`patron.desk.quality.dashboard`)."""
     who.require("tickets:read")
-    lang = _lang(request)
+    lang = lang_of(request)
     d = quality.dashboard(session, utcnow(), days, timezone=_config(request).timezone)
     return render(
         request,
@@ -871,7 +865,7 @@ def _csat_page(
     score: str = "",
     comment: str = "",
 ) -> Response:
-    lang = _lang(request)
+    lang = lang_of(request)
     ticket = service.get(session, survey.ticket_id) if survey is not None else None
     key = f"csat.error.{error.code}" if error else ""
     response = render(

@@ -34,18 +34,12 @@ from patron.loyalty import earning, expiry, membership, reports, rewards, servic
 from patron.loyalty.rules import PERIODS, RULE_KINDS
 from patron.loyalty.schemas import ProgramCreate, ProgramUpdate, RewardIn, RuleIn
 from patron.models.loyalty import DebtRule, ExpiryRule, LoyaltyProgram
-from patron.web.i18n import MESSAGES, pick_language
-from patron.web.pages import WebUser, render, templates
+from patron.web.i18n import MESSAGES
+from patron.web.pages import WebUser, lang_of, render, templates
 
 router = APIRouter(include_in_schema=False)
 TABS = ("report", "rules", "tiers", "rewards", "settings")
 EARLIEST, LATEST = date(1970, 1, 1), date(2200, 1, 1)  # a report's dates (midnights must exist)
-
-
-def _lang(request: Request) -> str:
-    return pick_language(
-        request.cookies.get("lang"), request.headers.get("accept-language"), request.session.get("locale")
-    )
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -106,7 +100,7 @@ def _programs(
     error: PatronError | None = None,
     form: Mapping[str, str] = {},
 ) -> Response:
-    shops, lang = commerce.list_shops(session), _lang(request)
+    shops, lang = commerce.list_shops(session), lang_of(request)
     return render(
         request,
         "loyalty.html",
@@ -245,7 +239,7 @@ def _program(
         debt_rules=[str(d) for d in DebtRule],
         can_admin=who.can("loyalty:admin"),
         known_errors=MESSAGES,
-        tier_name=lambda c: service.tier_name(program, c, _lang(request)),
+        tier_name=lambda c: service.tier_name(program, c, lang_of(request)),
         error=error,
         form=form,
         **ctx,

@@ -38,7 +38,8 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 WebUser = Annotated[Principal, Depends(principal)]
 
 
-def _lang(request: Request) -> str:
+def lang_of(request: Request) -> str:
+    """The language a page is drawn in: the switch's cookie, the user's locale, the browser's."""
     return pick_language(
         request.cookies.get("lang"),
         request.headers.get("accept-language"),
@@ -47,7 +48,7 @@ def _lang(request: Request) -> str:
 
 
 def render(request: Request, template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-    lang = _lang(request)
+    lang = lang_of(request)
     settings = request.app.state.settings
 
     def t(key: str, **values: object) -> str:
@@ -160,7 +161,7 @@ def analytics_page(
     chosen: Annotated[str | None, Query(alias="slice", max_length=300)] = None,
 ) -> Response:
     who.require("customers:read")
-    lang = _lang(request)
+    lang = lang_of(request)
     by, value = analytics.parse_slice(chosen)
     return render(
         request,
@@ -254,7 +255,7 @@ def customer_list(
             "signup_from": signup_from or "",
             "signup_to": signup_to or "",
         },
-        drill_chip=analytics.chip(drill, _lang(request), settings.reporting_currency)
+        drill_chip=analytics.chip(drill, lang_of(request), settings.reporting_currency)
         if drill.is_set()
         else "",
         drill_params=[(k, v) for k, v in request.query_params.items() if k in analytics.DRILL_PARAMS and v],
@@ -277,17 +278,17 @@ def customer_360(customer_id: int, request: Request, session: DB, who: WebUser) 
     # The timeline shows orders and refunds with translated statuses and formatted amounts.
     orders_by_ref = {f"order:{o.id}": o for o in view.orders}
     refunds_by_id = {r.external_id: r for r in view.refunds}
-    scores = scoring.scores_of(session, customer_id, lang=_lang(request), limit=6)
+    scores = scoring.scores_of(session, customer_id, lang=lang_of(request), limit=6)
     return render(
         request,
         "customer.html",
         loyalty=loyalty.memberships(session, customer_id) if who.can("loyalty:read") else [],
-        tier_name=lambda program, code: loyalty.tier_name(program, code, _lang(request)),
+        tier_name=lambda program, code: loyalty.tier_name(program, code, lang_of(request)),
         last_day=lambda at, tz: loyalty.last_day(at, tz).isoformat(),
         known_errors=MESSAGES,
         scores=scores,
         tier_moves=tiering.changes(session, customer_id=customer_id, limit=6),
-        score_label=lambda key: explain_label(key, _lang(request)) if key else "—",
+        score_label=lambda key: explain_label(key, lang_of(request)) if key else "—",
         v=view,
         c=view.customer,
         shops=shops,
